@@ -1,0 +1,156 @@
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, RangeOperators
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import F, Func, Q
+
+
+class LabelQuerySet(models.QuerySet):
+    def spacy_map(self) -> dict[str, str]:
+        """spaCy entity label → our label name, from the labels' own data (not code)."""
+        return {spacy_label: label.name for label in self for spacy_label in label.spacy_labels}
+
+
+class Label(models.Model):
+    """An entity label. The four defaults are created by a migration; admins can change them."""
+
+    name = models.CharField(max_length=30, unique=True, validators=[RegexValidator(
+        r"^[A-Z][A-Z0-9_]*$", "Use capital letters, digits and underscores, e.g. ACTOR.")])
+    description = models.CharField(max_length=300, blank=True)
+    colour = models.CharField(max_length=7, help_text="Colour of its marks, #rrggbb",
+                              validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use #rrggbb.")])
+    # Shown on every mark so the label never depends on colour alone.
+    marker = models.CharField(max_length=2, help_text="One or two characters shown on each mark")
+    key = models.CharField(max_length=1, unique=True, help_text="Keyboard key that picks it")
+    spacy_labels = ArrayField(models.CharField(max_length=30), default=list, blank=True,
+                              help_text="spaCy entity labels that feed it")
+    order = models.PositiveSmallIntegerField(default=0)
+
+    objects = LabelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MentionQuerySet(models.QuerySet):
+    def live(self) -> "MentionQuerySet":
+        """Mentions that stand: suggested or confirmed, not rejected."""
+        return self.exclude(status=Mention.Status.REJECTED)
+
+    def untouched_suggestions(self) -> "MentionQuerySet":
+        """Machine suggestions nobody has decided on: the only mentions a re-tag may replace."""
+        return self.filter(origin__in=[Mention.Origin.MODEL, Mention.Origin.PATTERN],
+                           status=Mention.Status.SUGGESTED, decided_by__isnull=True)
+
+    def label_counts(self, article_ids: list[int]) -> dict[tuple[int, int], int]:
+        """{(article id, label id): standing mentions} for a page of articles, in one query."""
+        rows = (self.live().filter(article_id__in=article_ids)
+                .values_list("article_id", "label_id").annotate(n=models.Count("pk")).order_by())
+        return {(article_id, label_id): n for article_id, label_id, n in rows}
+
+    def for_page(self) -> "MentionQuerySet":
+        return self.select_related("label").order_by("start", "end")
+
+
+class Mention(models.Model):
+    """A span of an article's text (character offsets, end exclusive) with a label."""
+
+    class Origin(models.TextChoices):
+        MODEL = "model"
+        PATTERN = "pattern"
+        ANALYST = "analyst"
+
+    class Status(models.TextChoices):
+        SUGGESTED = "suggested"
+        CONFIRMED = "confirmed"
+        REJECTED = "rejected"
+
+    article = models.ForeignKey("corpus.Article", on_delete=models.CASCADE, related_name="mentions")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    text = models.CharField(max_length=1000)
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="mentions")
+    # What the model said, kept to measure the pre-tagger and show the reviewer what changed.
+    model_label = models.CharField(max_length=30, blank=True)
+    origin = models.CharField(max_length=10, choices=Origin, default=Origin.MODEL)
+    status = models.CharField(max_length=10, choices=Status, default=Status.SUGGESTED)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MentionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["article", "start"]
+        indexes = [models.Index(fields=["article", "start"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="mention_not_empty"),
+            # Two standing mentions never overlap; a rejected suggestion may lie under a new one.
+            ExclusionConstraint(
+                name="mention_no_overlap",
+                expressions=[
+                    ("article", RangeOperators.EQUAL),
+                    (Func(F("start"), F("end"), function="int4range"), RangeOperators.OVERLAPS),
+                ],
+                condition=~Q(status="rejected"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.text} [{self.label_id}] {self.start}:{self.end}"
+
+    @property
+    def is_decided(self) -> bool:
+        return self.status != self.Status.SUGGESTED
+
+    def snapshot(self) -> dict:
+        """What an Event records of this mention, before and after a change."""
+        return {"start": self.start, "end": self.end, "label": self.label.name,
+                "status": self.status, "version": self.version}
+
+
+class EventQuerySet(models.QuerySet):
+    def for_article(self, article) -> "EventQuerySet":
+        return self.filter(article=article).select_related("actor").order_by("created_at", "pk")
+
+
+class Event(models.Model):
+    """Append-only log of every state change: who, when, what, before and after."""
+
+    article = models.ForeignKey("corpus.Article", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="events")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=50)
+    subject_type = models.CharField(max_length=30)
+    subject_id = models.BigIntegerField(null=True, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["subject_type", "subject_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.subject_type}:{self.subject_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise ValueError("Events are append-only")
+        super().save(*args, **kwargs)
+
+    @classmethod
+    def record(cls, action: str, subject: models.Model, *, article, actor=None,
+               before: dict | None = None, after: dict | None = None) -> "Event":
+        return cls.objects.create(action=action, subject_type=subject._meta.model_name,
+                                  subject_id=subject.pk, article=article, actor=actor,
+                                  before=before, after=after)

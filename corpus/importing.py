@@ -1,0 +1,175 @@
+"""Storing articles from files: parse, validate, normalise, deduplicate, insert, enqueue pre-tagging.
+
+A first, simple importer (issue 2): `.txt` (first line the title) and `.jsonl` (one object a line:
+`text`, optional `title`, `url`, `source`, `published`). Bad rows are reported one by one and
+never stop the good ones; the rows of one batch are stored in one transaction, so a failure
+leaves nothing half-written.
+"""
+
+import datetime
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from django.db import transaction
+
+from corpus.models import Article, ImportBatch, Source
+
+MAX_FILE_BYTES = 50 * 1024 * 1024
+PRETAG_CHUNK = 16
+
+
+class UnreadableFile(Exception):
+    """A whole file cannot be read (as opposed to one bad row in it)."""
+
+
+@dataclass
+class Row:
+    file: str
+    number: int
+    text: str = ""
+    title: str = ""
+    url: str = ""
+    source: str = ""
+    published: datetime.date | None = None
+    error: str = ""
+
+
+def read_text_file(path: Path) -> str:
+    data = path.read_bytes()
+    if len(data) > MAX_FILE_BYTES:
+        raise UnreadableFile(f"{path.name}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    encoding = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as error:
+        raise UnreadableFile(f"{path.name}: not valid {encoding.upper()} text (byte {error.start}); "
+                           "save it as UTF-8 and import it again") from None
+
+
+def parse_file(path: Path) -> Iterator[Row]:
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
+        yield _txt_row(path)
+    elif suffix == ".jsonl":
+        yield from _jsonl_rows(path)
+    else:
+        raise UnreadableFile(f"{path.name}: unsupported file type {suffix or '(none)'}; "
+                           "use .txt or .jsonl")
+
+
+def _txt_row(path: Path) -> Row:
+    text = read_text_file(path)
+    row = Row(file=path.name, number=1, text=text, title=_first_line(text))
+    if not text.strip():
+        row.error = "the file is empty"
+    return row
+
+
+def _jsonl_rows(path: Path) -> Iterator[Row]:
+    for number, line in enumerate(read_text_file(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = Row(file=path.name, number=number)
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as error:
+            row.error = f"not valid JSON ({error.msg} at column {error.colno})"
+            yield row
+            continue
+        row.error = _fill_row(row, data)
+        yield row
+
+
+def _fill_row(row: Row, data) -> str:
+    """Copy one JSON object onto the row; returns an error message, or "" when it is valid."""
+    if not isinstance(data, dict):
+        return "each line must be a JSON object"
+    text = data.get("text")
+    if not isinstance(text, str):
+        return 'missing "text" (a string)'
+    if not text.strip():
+        return '"text" is empty'
+    row.text = text
+    for name in ("title", "url", "source"):
+        value = data.get(name) or ""
+        if not isinstance(value, str):
+            return f'"{name}" must be a string'
+        setattr(row, name, value.strip())
+    row.title = row.title or _first_line(text)
+    if published := data.get("published"):
+        try:
+            row.published = datetime.date.fromisoformat(str(published)[:10])
+        except ValueError:
+            return f'"published" is not a date (YYYY-MM-DD): {published!r}'
+    return ""
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:500]
+    return ""
+
+
+def import_files(paths: list[Path], *, by=None) -> ImportBatch:
+    """Store every good row of the files as one batch and enqueue their pre-tagging."""
+    batch = ImportBatch(created_by=by, files=[path.name for path in paths])
+    rows: list[Row] = []
+    for path in paths:
+        try:
+            rows.extend(parse_file(path))
+        except (UnreadableFile, OSError) as error:
+            message = str(error) if isinstance(error, UnreadableFile) else f"{path.name}: {error.strerror}"
+            batch.errors.append({"file": path.name, "row": None, "error": message})
+    return store_rows(batch, rows)
+
+
+def store_rows(batch: ImportBatch, rows: list[Row]) -> ImportBatch:
+    for row in rows:
+        if row.error:
+            batch.errors.append({"file": row.file, "row": row.number, "error": row.error})
+    good = [row for row in rows if not row.error]
+    batch.failed = len(batch.errors)
+    with transaction.atomic():
+        batch.save()
+        articles, seen = [], set()
+        sources = _sources({row.source for row in good if row.source})
+        for row in good:
+            article = Article(title=row.title, url=row.url, published=row.published, text=row.text,
+                              source=sources.get(row.source), batch=batch)
+            article.derive_from_text()
+            if article.text_hash in seen:
+                batch.duplicates += 1
+                continue
+            seen.add(article.text_hash)
+            articles.append(article)
+        existing = set(Article.objects.filter(text_hash__in=seen).values_list("text_hash", flat=True))
+        batch.duplicates += len(existing)
+        articles = [article for article in articles if article.text_hash not in existing]
+        Article.objects.bulk_create(articles)
+        batch.stored = len(articles)
+        batch.status = ImportBatch.Status.STORED
+        batch.save()
+        enqueue_pretagging([article.pk for article in articles])
+    return batch
+
+
+def _sources(names: set[str]) -> dict[str, Source]:
+    found = {source.name: source for source in Source.objects.filter(name__in=names)}
+    missing = [Source(name=name) for name in names - found.keys()]
+    for source in Source.objects.bulk_create(missing):
+        found[source.name] = source
+    return found
+
+
+def enqueue_pretagging(article_ids: list[int], *, retag: bool = False) -> int:
+    """Enqueue pre-tagging in chunks once the articles are committed; returns how many messages."""
+    from annotation.tasks import pretag_articles
+
+    chunks = [article_ids[i:i + PRETAG_CHUNK] for i in range(0, len(article_ids), PRETAG_CHUNK)]
+    for chunk in chunks:
+        transaction.on_commit(partial(pretag_articles.send, chunk, retag))
+    return len(chunks)

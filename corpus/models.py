@@ -1,0 +1,138 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+
+from corpus import text as article_text
+
+
+class SourceQuerySet(models.QuerySet):
+    def get_by_natural_key(self, name: str) -> "Source":
+        return self.get(name=name)
+
+
+class Source(models.Model):
+    """A publisher or outlet, graded on the Admiralty code's reliability scale."""
+
+    class Reliability(models.TextChoices):
+        A = "A", "A: completely reliable"
+        B = "B", "B: usually reliable"
+        C = "C", "C: fairly reliable"
+        D = "D", "D: not usually reliable"
+        E = "E", "E: unreliable"
+        F = "F", "F: reliability cannot be judged"
+
+    name = models.CharField(max_length=200, unique=True)
+    url = models.URLField(blank=True)
+    reliability = models.CharField(max_length=1, choices=Reliability, default=Reliability.F)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.name,)
+
+
+class ImportBatch(models.Model):
+    """One import of one or more files: who, when, what came of each row."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        STORED = "stored"
+        FAILED = "failed"
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="import_batches")
+    created_at = models.DateTimeField(auto_now_add=True)
+    files = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    stored = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    # One entry a bad row: {"file": ..., "row": ..., "error": ...}.
+    errors = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "import batches"
+
+    def __str__(self) -> str:
+        return f"Import {self.pk} ({self.stored} stored, {self.duplicates} duplicate, {self.failed} failed)"
+
+
+class ArticleQuerySet(models.QuerySet):
+    def untagged(self) -> "ArticleQuerySet":
+        return self.filter(status=Article.Status.NEW)
+
+    def with_source(self) -> "ArticleQuerySet":
+        return self.select_related("source")
+
+    def get_by_natural_key(self, text_hash: str) -> "Article":
+        return self.get(text_hash=text_hash)
+
+
+class Article(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new"
+        PRETAGGED = "pretagged", "pre-tagged"
+        IN_PROGRESS = "in_progress", "in progress"
+        SUBMITTED = "submitted"
+        APPROVED = "approved"
+        RETURNED = "returned"
+
+    title = models.CharField(max_length=500)
+    byline = models.CharField(max_length=300, blank=True)
+    published = models.DateField(null=True, blank=True)
+    url = models.URLField(max_length=1000, blank=True)
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="articles")
+    # Never changes once stored: mention offsets are character offsets into it.
+    text = models.TextField()
+    text_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The article body inside the page text; outside it is boilerplate that is never pre-tagged.
+    body_start = models.PositiveIntegerField(default=0, editable=False)
+    body_end = models.PositiveIntegerField(default=0, editable=False)
+    status = models.CharField(max_length=20, choices=Status, default=Status.NEW, db_index=True)
+    batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="articles")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ArticleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(body_start__lte=F("body_end")),
+                                   name="article_body_bounds_ordered"),
+            models.CheckConstraint(condition=~Q(text=""), name="article_text_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("annotation:article_detail", args=[self.pk])
+
+    def natural_key(self) -> tuple[str]:
+        return (self.text_hash,)
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.text_hash:
+            self.derive_from_text()
+        super().save(*args, **kwargs)
+
+    def derive_from_text(self) -> None:
+        """Set the fields that follow from the text (bulk_create skips save(): call this first)."""
+        self.text_hash = article_text.text_hash(self.text)
+        self.body_start, self.body_end = article_text.body_bounds(self.text)
+
+    @property
+    def body(self) -> str:
+        return self.text[self.body_start:self.body_end]

@@ -1,0 +1,89 @@
+"""Plain functions on article text: normalisation for duplicate detection, boilerplate bounds.
+
+Article text is stored exactly as given (mention offsets point into it); these functions only
+read it. No Django here.
+"""
+
+import hashlib
+import re
+import unicodedata
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    """The form two copies of one article share: NFKC, curly quotes straightened, spaces folded."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.translate(_QUOTES)
+    return _SPACE.sub(" ", text).strip().casefold()
+
+
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "«": '"', "»": '"'})
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(normalise(text).encode("utf-8")).hexdigest()
+
+
+# Lines that belong to the web page around an article, not to the article. Each pattern matches a
+# whole line (after stripping). Everything from a closing marker to the end of the text is page
+# furniture (comment forms, teasers); opening markers are single lines before the body.
+_CLOSING = re.compile(
+    r"""^(?:
+        share\s+this(?:\s*:)?|share\s+on\s+\w+|share|tweet|print|email|
+        leave\s+a\s+(?:reply|comment)|post\s+a\s+comment|\d*\s*comments?|
+        laisser\s+un\s+commentaire|votre\s+adresse\s+(?:de\s+messagerie|e-?mail).*|
+        your\s+email\s+address\s+will\s+not\s+be\s+published.*|
+        check\s+also|read\s+(?:also|more)|related(?:\s+(?:posts|articles|news))?|
+        you\s+may\s+also\s+like|more\s+from\s+.{1,40}|also\s+read|see\s+also
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# A trailing line of hashtags only ("#ArraedLG #BuildingANation #HOR").
+_HASHTAG_LINE = re.compile(r"^(?:#\w+\s*)+$")
+# A breadcrumb: "Home / Section / Subsection ..." at the top of the page.
+_BREADCRUMB = re.compile(r"^home\s*(?:/|›|»|>)\s*", re.IGNORECASE)
+
+
+def body_bounds(text: str) -> tuple[int, int]:
+    """Character offsets (start, end) of the article body inside the page text."""
+    lines = _lines_with_offsets(text)
+    start = 0
+    for line_start, line in lines:
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if _BREADCRUMB.match(stripped):
+            # The breadcrumb runs into the headline on the same line in scraped pages
+            # ("Home / Municipalities / Government #Libya – Headline"): drop the whole line.
+            start = line_start + len(line)
+        break
+
+    end = len(text)
+    for line_start, line in lines:
+        if line_start < start:
+            continue
+        if _CLOSING.match(line.strip()):
+            end = line_start
+            break
+    # Trailing hashtag-only lines and blank lines before the end are furniture too.
+    for line_start, line in reversed(lines):
+        if line_start >= end:
+            continue
+        stripped = line.strip()
+        if stripped and not _HASHTAG_LINE.match(stripped):
+            break
+        end = line_start
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    while start < end and text[start].isspace():
+        start += 1
+    return start, end
+
+
+def _lines_with_offsets(text: str) -> list[tuple[int, str]]:
+    lines, offset = [], 0
+    for line in text.splitlines(keepends=True):
+        lines.append((offset, line))
+        offset += len(line)
+    return lines
