@@ -64,7 +64,7 @@ class Command(BaseCommand):
         since = timezone.now()
         with transaction.atomic():
             messages = importing.enqueue_pretagging(ids, retag=retag)
-        self.stdout.write(f"Enqueued {len(ids)} articles in {messages} messages.")
+        self.stdout.write(f"Enqueued {len(ids)} articles in {messages} message{'s' * (messages != 1)}.")
         if not wait:
             return
         self.stdout.write("Following the workers (Ctrl-C stops watching; the jobs stay queued).")

@@ -1,0 +1,240 @@
+"""Pre-tagging throughput: bare spaCy against the app's whole actor path.
+
+    .venv/bin/python bench/pretag.py [--articles N] [--processes P]     (from the project folder)
+
+It builds N articles (default 200) from the five seed texts, each made unique by one added line,
+and times two things on the same loaded, warmed pipeline (`annotation.nlp.load(SPACY_PIPELINE)`):
+
+- baseline: `nlp.pipe` over the article bodies and nothing else: spaCy's own speed, the floor.
+  It runs before and after the app path and the mean is reported (these machines are noisy).
+- app: what an import sets off: `enqueue_pretagging` (messages of 16 ids) on the default
+  PostgreSQL broker, then a real Dramatiq worker (in this process, one thread) running the
+  `pretag_articles` actor: load the articles, `nlp.pipe`, write Mentions and an Event in one
+  transaction per article. Timed from the enqueue to the commit of the last article.
+
+"overhead" is app seconds / baseline seconds - 1: what the queue, the database and the
+bookkeeping add on top of spaCy. The goal is under +15%. With --processes P > 1 it also compares
+P worker processes (`python -m dramatiq config.worker --processes P --threads 1`) against P
+processes running `nlp.pipe` on the same chunks of 16 bodies.
+
+The project's .data folder is never touched: without DATABASE_URL an embedded PostgreSQL runs in
+a temporary folder, removed at exit; with DATABASE_URL a database "sourcemark_bench" is created
+on that server (the role needs CREATEDB) and dropped at the end.
+"""
+
+import argparse
+import atexit
+import json
+import multiprocessing
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT.parent / "shared" / "gold" / "seeds.jsonl"
+BENCH_DB = "sourcemark_bench"
+CHUNK = 16  # corpus.importing.PRETAG_CHUNK
+TIMEOUT = 600  # seconds: the script gives up rather than wait for ever
+
+if os.environ.get("SOURCEMARK_BENCH_WORKER") and __name__ != "__main__":
+    # Imported by the Dramatiq worker processes of --processes: load the pipeline before they
+    # say "ready", so that loading it is not timed (the in-process worker is warm too).
+    from annotation import extraction
+
+    extraction.get_nlp()("Warm up.")
+
+
+def seed_texts() -> list[str]:
+    if SEEDS.exists():
+        return [json.loads(line)["text"] for line in SEEDS.read_text().splitlines() if line.strip()]
+    fixture = json.loads((ROOT / "fixtures" / "seed_articles.json").read_text())
+    return [item["fields"]["text"] for item in fixture if item["model"] == "corpus.article"]
+
+
+def use_throwaway_database(tmp: Path) -> str | None:
+    """Point settings at a database of our own; returns the URL to drop it from, if any."""
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        os.environ["SOURCEMARK_DATA_DIR"] = str(tmp)
+        return None
+    if urlsplit(url).path.strip("/") == BENCH_DB:
+        sys.exit(f"DATABASE_URL already names {BENCH_DB!r}, the database this script drops.")
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    os.environ["DATABASE_URL"] = urlsplit(url)._replace(path="/" + BENCH_DB).geturl()
+    return url
+
+
+def baseline(nlp, bodies: list[str]) -> tuple[float, int]:
+    start = time.perf_counter()
+    tokens = sum(len(doc) for doc in nlp.pipe(bodies, batch_size=32))
+    return time.perf_counter() - start, tokens
+
+
+_NLP = None  # the pipeline, inherited by the forked processes of baseline_processes
+
+
+def _tokens(bodies: list[str]) -> int:
+    return sum(len(doc) for doc in _NLP.pipe(bodies, batch_size=32))
+
+
+def baseline_processes(nlp, bodies: list[str], processes: int) -> float:
+    global _NLP
+    _NLP = nlp
+    chunks = [bodies[i:i + CHUNK] for i in range(0, len(bodies), CHUNK)]
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        pool.map(_tokens, [["Warm up."]] * processes, chunksize=1)
+        start = time.perf_counter()
+        sum(pool.imap_unordered(_tokens, chunks))
+        return time.perf_counter() - start
+
+
+def enqueue_and_wait(ids: list[int]) -> float:
+    """Enqueue like an import does; seconds from the enqueue to the last article's commit."""
+    from django.db import transaction
+    from django.db.models import Max
+
+    from corpus import importing
+    from corpus.models import Article
+
+    since = time.time()
+    with transaction.atomic():
+        importing.enqueue_pretagging(ids)
+    pending = Article.objects.filter(pk__in=ids, status=Article.Status.NEW)
+    while pending.exists():
+        if time.time() - since > TIMEOUT:
+            sys.exit(f"Gave up: {pending.count()} articles still untagged after {TIMEOUT} s.")
+        time.sleep(0.2)
+    last = Article.objects.filter(pk__in=ids).aggregate(Max("updated_at"))["updated_at__max"]
+    return last.timestamp() - since
+
+
+def app_in_process(broker, ids: list[int]) -> float:
+    from dramatiq import Worker
+
+    worker = Worker(broker, worker_threads=1)
+    worker.start()
+    try:
+        return enqueue_and_wait(ids)
+    finally:
+        worker.stop()
+
+
+def app_processes(ids: list[int], processes: int, log: Path) -> float:
+    command = [sys.executable, "-m", "dramatiq", "config.worker", "bench.pretag",
+               "--processes", str(processes), "--threads", "1"]
+    env = {**os.environ, "SOURCEMARK_BENCH_WORKER": "1"}
+    with log.open("w") as out:
+        child = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 start_new_session=True)
+    try:
+        started = time.time()
+        while log.read_text().count("ready for action") < processes:
+            if child.poll() is not None or time.time() - started > TIMEOUT:
+                sys.exit(f"The worker processes did not start: see {log}\n{log.read_text()[-2000:]}")
+            time.sleep(0.2)
+        return enqueue_and_wait(ids)
+    finally:
+        os.killpg(child.pid, signal.SIGTERM)
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--articles", type=int, default=200)
+    parser.add_argument("--processes", type=int, default=1)
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    os.environ.pop("DRAMATIQ_BROKER_URL", None)  # the default broker: PostgreSQL
+    tmp = Path(tempfile.mkdtemp(prefix="sourcemark-bench-"))
+    # Registered before Django starts the embedded server, so it runs after the server's own exit
+    # handler has stopped it (atexit is last-in, first-out).
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
+    drop_from = use_throwaway_database(tmp)
+
+    import django
+
+    django.setup()
+    import dramatiq
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    from annotation import extraction
+    from annotation.models import Mention
+    from config.broker import make_broker
+    from corpus.models import Article
+
+    previous = dramatiq.get_broker()
+    broker = make_broker("", database=settings.DATABASES["default"])
+    dramatiq.set_broker(broker)  # before annotation.tasks is imported (by enqueue_pretagging)
+    previous.close()
+    try:
+        call_command("migrate", verbosity=0)
+        texts = seed_texts()
+        articles = []
+        for i in range(args.articles):
+            article = Article(title=f"Bench copy {i}", text=f"{texts[i % len(texts)]}\nBench copy {i}.")
+            article.derive_from_text()
+            articles.append(article)
+        Article.objects.bulk_create(articles)
+        ids = [article.pk for article in articles]
+        bodies = [article.body for article in Article.objects.filter(pk__in=ids).order_by("pk")]
+
+        nlp = extraction.get_nlp()  # = annotation.nlp.load(settings.SPACY_PIPELINE), as the actor's
+        nlp(bodies[0])
+        before, tokens = baseline(nlp, bodies)
+        app = app_in_process(broker, ids)
+        suggestions = Mention.objects.count()
+        after, _ = baseline(nlp, bodies)
+        base = (before + after) / 2
+
+        rows = [(f"baseline nlp.pipe (runs {before:.2f}, {after:.2f})", base),
+                ("app: enqueue + Dramatiq worker, 1 thread", app)]
+        overheads = [("1 process", app / base - 1)]
+        if args.processes > 1:
+            Mention.objects.all().delete()
+            Article.objects.update(status=Article.Status.NEW)
+            connections.close_all()
+            base_p = baseline_processes(nlp, bodies, args.processes)
+            app_p = app_processes(ids, args.processes, tmp / "worker.log")
+            rows += [(f"baseline: {args.processes} nlp.pipe processes", base_p),
+                     (f"app: {args.processes} worker processes", app_p)]
+            overheads.append((f"{args.processes} processes", app_p / base_p - 1))
+
+        print(f"\npipeline {settings.SPACY_PIPELINE}; database "
+              f"{'embedded, in ' + str(tmp) if drop_from is None else BENCH_DB + ' on DATABASE_URL'}")
+        print(f"articles: {args.articles}   tokens: {tokens}   suggestions written: {suggestions}\n")
+        print(f"{'':48} {'seconds':>8} {'tokens/s':>9}")
+        for name, seconds in rows:
+            print(f"{name:48} {seconds:8.2f} {tokens / seconds:9.0f}")
+        print()
+        for name, overhead in overheads:
+            print(f"overhead ({name}): {overhead * 100:+.1f}% (goal: under +15%)")
+    finally:
+        broker.close()
+        connections.close_all()
+        if drop_from:
+            import psycopg
+
+            with psycopg.connect(drop_from, autocommit=True) as connection:
+                connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

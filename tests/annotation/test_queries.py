@@ -1,0 +1,41 @@
+"""The article page and a decision take a constant number of queries, whatever the mentions."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from annotation.models import Label, Mention
+from tests.factories import ArticleFactory
+
+HTMX = {"HX-Request": "true"}
+
+
+def article_with_mentions(count: int):
+    word = "Essid "
+    article = ArticleFactory(text=word * count)
+    label = Label.objects.get(name="ACTOR")
+    Mention.objects.bulk_create(
+        Mention(article=article, start=i * len(word), end=i * len(word) + 5, text="Essid", label=label)
+        for i in range(count))
+    return article
+
+
+def queries(callable_) -> int:
+    with CaptureQueriesContext(connection) as context:
+        response = callable_()
+    assert response.status_code == 200
+    return len(context.captured_queries)
+
+
+@pytest.mark.parametrize("view", ["page", "confirm"])
+def test_query_count_does_not_grow_with_the_mentions(analyst_client, view):
+    counts = []
+    for size in (5, 300):
+        article = article_with_mentions(size)
+        if view == "page":
+            counts.append(queries(lambda: analyst_client.get(article.get_absolute_url())))
+        else:
+            mention = article.mentions.first()
+            counts.append(queries(lambda: analyst_client.post(
+                f"/mentions/{mention.pk}/confirm/", {"version": 1}, headers=HTMX)))
+    assert counts[0] == counts[1]

@@ -1,0 +1,103 @@
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from annotation.tasks import pretag_articles
+from corpus import importing
+from corpus.models import Article, ImportBatch
+from tests.factories import ArticleFactory
+
+
+def write_jsonl(path, rows):
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows), encoding="utf-8")
+    return path
+
+
+def test_txt_file_is_stored_whole_with_its_first_line_as_title(db, tmp_path):
+    path = tmp_path / "report.txt"
+    path.write_text("\ufeffRaid on the border\n\nHabib Essid said 36 attackers died.\n", encoding="utf-8")
+    batch = importing.import_files([path])
+    article = batch.articles.get()
+    assert article.title == "Raid on the border"
+    assert article.text == "Raid on the border\n\nHabib Essid said 36 attackers died.\n"
+    assert (batch.stored, batch.duplicates, batch.failed) == (1, 0, 0)
+
+
+def test_jsonl_rows_keep_their_metadata(db, tmp_path):
+    path = write_jsonl(tmp_path / "batch.jsonl", [
+        {"text": "Headline one\nBody.", "url": "https://example.org/1", "source": "Daily Mail",
+         "published": "2017-08-15"},
+        {"text": "Second text.", "title": "Given title"},
+    ])
+    batch = importing.import_files([path])
+    first, second = batch.articles.order_by("pk")
+    assert (first.title, first.source.name, str(first.published)) == ("Headline one", "Daily Mail", "2017-08-15")
+    assert second.title == "Given title"
+
+
+def test_bad_rows_are_reported_and_good_rows_kept(db, tmp_path):
+    path = write_jsonl(tmp_path / "mixed.jsonl", [
+        {"text": "Good one."}, "{not json", {"title": "no text"}, {"text": "   "},
+        {"text": "Bad date.", "published": "yesterday"}, ["a list"], {"text": "Good two."},
+    ])
+    batch = importing.import_files([path])
+    assert batch.stored == 2
+    assert batch.failed == 5
+    assert [e["row"] for e in batch.errors] == [2, 3, 4, 5, 6]
+    assert "not valid JSON" in batch.errors[0]["error"]
+    assert 'missing "text"' in batch.errors[1]["error"]
+
+
+def test_duplicates_within_and_across_batches_are_skipped_and_counted(db, tmp_path):
+    ArticleFactory(text="Already here.")
+    path = write_jsonl(tmp_path / "dupes.jsonl", [
+        {"text": "Already  here."}, {"text": "New."}, {"text": "new."}])
+    batch = importing.import_files([path])
+    assert (batch.stored, batch.duplicates) == (1, 2)
+    assert Article.objects.count() == 2
+
+
+def test_undecodable_file_is_a_file_error_and_other_files_still_import(db, tmp_path):
+    bad = tmp_path / "latin.txt"
+    bad.write_bytes("Caf\xe9 attack".encode("latin-1"))
+    good = tmp_path / "good.txt"
+    good.write_text("Fine text.", encoding="utf-8")
+    batch = importing.import_files([bad, good])
+    assert batch.stored == 1
+    assert batch.errors == [{"file": "latin.txt", "row": None,
+                             "error": batch.errors[0]["error"]}]
+    assert "not valid UTF-8-SIG text" in batch.errors[0]["error"]
+
+
+def test_utf16_text_with_a_byte_order_mark_is_read(db, tmp_path):
+    path = tmp_path / "wide.txt"
+    path.write_bytes("Sirte report".encode("utf-16"))
+    assert importing.import_files([path]).articles.get().text == "Sirte report"
+
+
+def test_pretagging_is_enqueued_only_after_commit(db, tmp_path, django_capture_on_commit_callbacks, broker):
+    path = write_jsonl(tmp_path / "b.jsonl", [{"text": f"Text {n}."} for n in range(20)])
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        importing.import_files([path])
+    assert len(callbacks) == 2  # chunks of 16
+    assert broker.queues[pretag_articles.queue_name].qsize() == 2
+
+
+def test_command_reports_rows_and_refuses_missing_files(db, tmp_path):
+    path = write_jsonl(tmp_path / "c.jsonl", [{"text": "One."}, "oops"])
+    out, err = io.StringIO(), io.StringIO()
+    call_command("import_articles", str(path), stdout=out, stderr=err)
+    assert "1 stored, 0 duplicate, 1 failed" in out.getvalue()
+    assert "c.jsonl, line 2: not valid JSON" in err.getvalue()
+    with pytest.raises(CommandError, match="No such file"):
+        call_command("import_articles", str(tmp_path / "missing.txt"))
+    assert ImportBatch.objects.count() == 1
+
+
+def test_unsupported_file_type_is_refused_clearly(db, tmp_path):
+    path = tmp_path / "notes.docx"
+    path.write_bytes(b"PK")
+    with pytest.raises(CommandError, match="Nothing could be imported"):
+        call_command("import_articles", str(path), stdout=io.StringIO(), stderr=io.StringIO())

@@ -1,0 +1,40 @@
+import io
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+
+def test_no_pending_migrations(db):
+    out = io.StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)
+    assert "No changes detected" in out.getvalue()
+
+
+def test_every_page_renders_for_an_analyst(analyst_client, seed_articles):
+    article = seed_articles[0]
+    for url in [reverse("corpus:article_list"), article.get_absolute_url(),
+                reverse("annotation:label_css")]:
+        response = analyst_client.get(url)
+        assert response.status_code == 200, url
+
+
+def test_login_page_renders(client, db):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert b'name="username"' in response.content
+
+
+@pytest.mark.parametrize("name", ["corpus:article_list"])
+def test_anonymous_visitor_is_sent_to_login(client, db, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_pages_load_nothing_from_another_origin(analyst_client, seed_articles):
+    for url in [reverse("corpus:article_list"), seed_articles[0].get_absolute_url()]:
+        html = analyst_client.get(url).content.decode()
+        assert "http://" not in html.replace("http://testserver", "")
+        assert "https://" not in html
+        assert 'src="//' not in html and 'href="//' not in html
