@@ -8,6 +8,18 @@ from annotation.models import Event, Mention
 from corpus.models import Article
 
 
+class Refused(Exception):
+    """The decision cannot be taken as asked; `current` is the mention as it stands."""
+
+    def __init__(self, current: Mention, message: str):
+        super().__init__(message)
+        self.current = current
+
+
+class Overlap(Refused):
+    pass
+
+
 class StaleVersion(Exception):
     """The mention changed since the analyst saw it; `current` is what it is now."""
 
@@ -35,6 +47,8 @@ def _decide(mention_id: int, status: str, action: str, *, version: int, by) -> M
         mention.decided_by = by
         mention.decided_at = timezone.now()
         mention.version += 1
+        if status != Mention.Status.REJECTED:
+            _refuse_overlap(mention)
         mention.save(update_fields=["status", "decided_by", "decided_at", "version"])
         Event.record(action, mention,
                      article=mention.article, actor=by, before=before, after=mention.snapshot())
@@ -50,3 +64,13 @@ def start_work(article: Article, *, by) -> None:
         article.save(update_fields=["status", "updated_at"])
         Event.record("article.start", article, article=article, actor=by, before=before,
                      after={"status": article.status})
+
+
+def _refuse_overlap(mention: Mention) -> None:
+    # The database refuses it too (mention_no_overlap); checking first gives a clear message.
+    other = (Mention.objects.live().filter(article_id=mention.article_id, start__lt=mention.end,
+                                           end__gt=mention.start).exclude(pk=mention.pk).first())
+    if other is not None:
+        mention.refresh_from_db()
+        raise Overlap(mention, f"“{mention.text}” overlaps “{other.text}” ({other.label.name}), "
+                               "which stands: reject or resize that one first.")

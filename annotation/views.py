@@ -1,3 +1,4 @@
+import bisect
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -93,6 +94,8 @@ def _decide(request: HttpRequest, mention_id: int, decide) -> HttpResponse:
         status = HTTPStatus.CONFLICT
         message = (f"“{mention.text}” was changed by someone else meanwhile: "
                    f"it is now {mention.get_status_display()}. Nothing was changed.")
+    except decisions.Refused as refused:
+        mention, status, message = refused.current, HTTPStatus.CONFLICT, str(refused)
     if not request.htmx:
         return redirect(f"{mention.article.get_absolute_url()}#mention-row-{mention.pk}")
     article = mention.article
@@ -119,12 +122,17 @@ class Segment:
 def _segments(article: Article, mentions: list[Mention]) -> list[Segment]:
     """The text cut into plain runs and marks. A rejected mention is drawn only where no standing
     mention covers the same characters."""
-    standing = [m for m in mentions if m.status != Mention.Status.REJECTED]
-    shown = list(standing)
-    for mention in mentions:
-        if mention.status == Mention.Status.REJECTED and not any(
-                mention.start < other.end and other.start < mention.end for other in shown):
-            shown.append(mention)
+    standing = [m for m in mentions if m.status != Mention.Status.REJECTED]  # never overlap
+    standing.sort(key=lambda m: m.start)
+    starts = [m.start for m in standing]
+    shown, last_rejected_end = list(standing), -1
+    for mention in sorted((m for m in mentions if m.status == Mention.Status.REJECTED),
+                          key=lambda m: m.start):
+        before = bisect.bisect_left(starts, mention.end)  # standing mentions starting before its end
+        if (before and standing[before - 1].end > mention.start) or mention.start < last_rejected_end:
+            continue
+        shown.append(mention)
+        last_rejected_end = mention.end
     shown.sort(key=lambda m: m.start)
     text, segments, position = article.text, [], 0
     if article.body_start:

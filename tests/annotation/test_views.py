@@ -142,3 +142,26 @@ def test_article_list_shows_status_and_counts_per_label(analyst_client, suggesti
     assert "pre-tagged" in html
     # ACTOR 1, GROUP 0, PLACE 0, FIGURE 1
     assert [a.label_counts for a in response.context["page"]] == [[1, 0, 0, 1]]
+
+
+def test_rejected_suggestion_under_an_analyst_mention_is_not_drawn_twice(analyst_client, suggestion):
+    suggestion.status = Mention.Status.REJECTED
+    suggestion.save()
+    added = MentionFactory(article=suggestion.article, start=0, end=5, origin=Mention.Origin.ANALYST,
+                           status=Mention.Status.CONFIRMED)
+    html = analyst_client.get(suggestion.article.get_absolute_url()).content.decode()
+    assert f'id="mention-{added.pk}"' in html
+    assert f'<mark id="mention-{suggestion.pk}"' not in html
+    assert f'id="mention-row-{suggestion.pk}"' in html  # still listed, and can be confirmed again
+
+
+def test_confirming_a_mention_that_overlaps_a_standing_one_is_refused_clearly(analyst_client, suggestion):
+    suggestion.status = Mention.Status.REJECTED
+    suggestion.save()
+    MentionFactory(article=suggestion.article, start=0, end=5, origin=Mention.Origin.ANALYST,
+                   status=Mention.Status.CONFIRMED)
+    response = analyst_client.post(confirm_url(suggestion), {"version": 1}, headers=HTMX)
+    assert response.status_code == 409
+    assert "overlaps “Habib”" in response.content.decode()
+    suggestion.refresh_from_db()
+    assert (suggestion.status, suggestion.version) == ("rejected", 1)

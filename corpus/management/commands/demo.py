@@ -1,5 +1,6 @@
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +33,10 @@ class Command(BaseCommand):
         with transaction.atomic():
             importing.enqueue_pretagging(untagged)
 
+        with socket.socket() as probe:
+            if probe.connect_ex((host, port)) == 0:
+                raise CommandError(f"Something already listens on {host}:{port}: stop it, or run "
+                                   f"`make demo PORT={port + 1}`.")
         python = sys.executable
         # Children get their own session: Ctrl-C reaches this process only, which then stops
         # them in order (web first, then the worker once it has finished its message).
@@ -45,24 +50,42 @@ class Command(BaseCommand):
         }
         database = "embedded PostgreSQL in " + str(settings.DATA_DIR) if settings.EMBEDDED_DATABASE \
             else "the server in DATABASE_URL"
-        self.stdout.write(self.style.SUCCESS(
-            f"\nSourcemark runs at http://{host}:{port}/  (database: {database})\n"
-            "Log in as analyst / analyst, reviewer / reviewer or admin / admin. Ctrl-C stops everything.\n"))
-        if untagged:
-            self.stdout.write(f"The worker is pre-tagging {len(untagged)} articles…")
         try:
+            self.wait_until_listening(host, port, children)
+            self.stdout.write(self.style.SUCCESS(
+                f"\nSourcemark runs at http://{host}:{port}/  (database: {database})\n"
+                "Log in as analyst / analyst, reviewer / reviewer or admin / admin. "
+                "Ctrl-C stops everything.\n"))
+            if untagged:
+                self.stdout.write(f"The worker is pre-tagging {len(untagged)} articles…")
             self.watch(children, untagged)
         except KeyboardInterrupt:
             self.stdout.write("\nStopping…")
         finally:
             self.stop(children)
 
+    def wait_until_listening(self, host: str, port: int, children: dict[str, subprocess.Popen]) -> None:
+        """Print the address only once it answers."""
+        deadline = time.monotonic() + 60
+        while True:
+            self.check_children(children)
+            try:
+                socket.create_connection((host, port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise CommandError(f"The web server did not start listening on {host}:{port}.")
+                time.sleep(0.2)
+
+    def check_children(self, children: dict[str, subprocess.Popen]) -> None:
+        for name, child in children.items():
+            if child.poll() is not None:
+                hint = " (is the port already in use?)" if name == "web" else ""
+                raise CommandError(f"The {name} stopped with exit code {child.returncode}{hint}.")
+
     def watch(self, children: dict[str, subprocess.Popen], untagged: list[int]) -> None:
         while True:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    hint = " (is the port already in use?)" if name == "web" else ""
-                    raise CommandError(f"The {name} stopped with exit code {child.returncode}{hint}.")
+            self.check_children(children)
             if untagged and not Article.objects.filter(pk__in=untagged).untagged().exists():
                 self.stdout.write(self.style.SUCCESS(f"{len(untagged)} articles pre-tagged."))
                 untagged = []
