@@ -1,17 +1,30 @@
-"""An analyst's decisions on mentions. Each checks the mention's version, changes one row,
-moves the article along its workflow and records an Event, all in one transaction."""
+"""An analyst's decisions on mentions.
+
+Each decision checks the version of the mention it was based on, changes the mention, moves the
+article along its workflow and records an Event (who, when, before, after), all in one
+transaction. Views call these functions and render what changed; nothing else writes mentions.
+"""
+
+import uuid
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from annotation.models import Event, Mention
+from annotation.models import Event, Label, Mention
+from corpus import text as article_text
 from corpus.models import Article
+
+# Actions an analyst can take back with "undo", newest first.
+UNDOABLE = ("mention.confirm", "mention.reject", "mention.relabel", "mention.resize",
+            "mention.add", "mention.delete")
 
 
 class Refused(Exception):
-    """The decision cannot be taken as asked; `current` is the mention as it stands."""
+    """The decision cannot be taken as asked. `current` is the mention as it stands, if any."""
 
-    def __init__(self, current: Mention, message: str):
+    def __init__(self, message: str, current: Mention | None = None):
         super().__init__(message)
         self.current = current
 
@@ -20,40 +33,248 @@ class Overlap(Refused):
     pass
 
 
-class StaleVersion(Exception):
-    """The mention changed since the analyst saw it; `current` is what it is now."""
+class StaleVersion(Refused):
+    """The mention changed since the analyst saw it."""
 
     def __init__(self, current: Mention):
-        super().__init__(f"mention {current.pk} is at version {current.version}")
-        self.current = current
+        by = f" by {current.decided_by}" if current.decided_by_id else ""
+        super().__init__(f"“{current.text}” was changed{by} meanwhile: it is now "
+                         f"{current.get_status_display().lower()} as {current.label.name}. "
+                         "Nothing was changed.", current)
 
 
 def confirm(mention_id: int, *, version: int, by) -> Mention:
-    return _decide(mention_id, Mention.Status.CONFIRMED, "mention.confirm", version=version, by=by)
+    return _change(mention_id, "mention.confirm", version=version, by=by,
+                   status=Mention.Status.CONFIRMED)
 
 
 def reject(mention_id: int, *, version: int, by) -> Mention:
-    return _decide(mention_id, Mention.Status.REJECTED, "mention.reject", version=version, by=by)
+    return _change(mention_id, "mention.reject", version=version, by=by,
+                   status=Mention.Status.REJECTED)
 
 
-def _decide(mention_id: int, status: str, action: str, *, version: int, by) -> Mention:
+def relabel(mention_id: int, label: Label, *, version: int, by) -> Mention:
+    """A new label is a decision: the mention is confirmed with it."""
+    return _change(mention_id, "mention.relabel", version=version, by=by,
+                   status=Mention.Status.CONFIRMED, label=label)
+
+
+def resize(mention_id: int, *, edge: str, grow: bool, version: int, by) -> Mention:
+    """Move the start or end edge one token outwards (grow) or inwards; confirms the mention."""
     with transaction.atomic():
-        mention = Mention.objects.select_for_update().select_related("label", "article").get(
-            pk=mention_id)
-        if mention.version != version:
-            raise StaleVersion(mention)
-        before = mention.snapshot()
-        mention.status = status
-        mention.decided_by = by
-        mention.decided_at = timezone.now()
-        mention.version += 1
-        if status != Mention.Status.REJECTED:
-            _refuse_overlap(mention)
-        mention.save(update_fields=["status", "decided_by", "decided_at", "version"])
-        Event.record(action, mention,
-                     article=mention.article, actor=by, before=before, after=mention.snapshot())
-        start_work(mention.article, by=by)
+        mention = _locked(mention_id, version)
+        text = mention.article.text
+        start, end = mention.start, mention.end
+        if edge == "start" and grow:
+            token = article_text.token_before(text, start)
+            start = token[0] if token else start
+        elif edge == "start":
+            first, next_token = article_text.token_after(text, start), None
+            if first and first[1] < end:
+                next_token = article_text.token_after(text, first[1])
+            start = next_token[0] if next_token and next_token[1] <= end else start
+        elif edge == "end" and grow:
+            token = article_text.token_after(text, end)
+            end = token[1] if token else end
+        else:
+            last = article_text.token_before(text, end)
+            previous = article_text.token_before(text, last[0]) if last else None
+            end = previous[1] if previous and previous[0] >= start else end
+        _refuse_outside_body(mention.article, start, end, mention)
+        if (start, end) == (mention.start, mention.end):
+            raise Refused(f"“{mention.text}” cannot be {'widened' if grow else 'narrowed'} "
+                          f"at its {edge}.", mention)
+        return _apply(mention, "mention.resize", by=by, status=Mention.Status.CONFIRMED,
+                      start=start, end=end)
+
+
+def add(article_id: int, start: int, end: int, label: Label, *, by) -> Mention:
+    """A mention the analyst marks: the selection grows to whole words, white space is dropped."""
+    with transaction.atomic():
+        article = Article.objects.select_for_update().get(pk=article_id)
+        _refuse_unless_editable(article)
+        if not (0 <= start < end <= len(article.text)):
+            raise Refused("The selection lies outside the article's text.")
+        start, end = article_text.snap_to_tokens(article.text, start, end)
+        if start >= end:
+            raise Refused("The selection holds no text.")
+        _refuse_outside_body(article, start, end)
+        mention = Mention(article=article, start=start, end=end, text=article.text[start:end],
+                          label=label, origin=Mention.Origin.ANALYST,
+                          status=Mention.Status.CONFIRMED, decided_by=by, decided_at=timezone.now())
+        _refuse_overlap(mention)
+        mention.save()
+        Event.record("mention.add", mention, article=article, actor=by, after=mention.snapshot())
+        start_work(article, by=by)
     return mention
+
+
+def delete(mention_id: int, *, version: int, by) -> Mention:
+    """Delete a mention an analyst added (suggestions are rejected instead, to be learnt from)."""
+    with transaction.atomic():
+        mention = _locked(mention_id, version)
+        if mention.origin != Mention.Origin.ANALYST:
+            raise Refused(f"“{mention.text}” is a suggestion: reject it instead of deleting it.",
+                          mention)
+        Event.record("mention.delete", mention, article=mention.article, actor=by,
+                     before=mention.snapshot())
+        mention.delete()
+        mention.pk = mention_id  # the caller still refers to it (the page removes it)
+    return mention
+
+
+def confirm_all(article_id: int, label: Label, *, seen: dict[int, int], by) -> list[Mention]:
+    """Confirm every suggestion of one label that the analyst saw (id → version). Suggestions
+    changed meanwhile are left as they are. One decision: undo takes it back whole."""
+    group = uuid.uuid4().hex
+    with transaction.atomic():
+        article = Article.objects.select_for_update().get(pk=article_id)
+        _refuse_unless_editable(article)
+        mentions = list(article.mentions.select_for_update().select_related("label")
+                        .filter(pk__in=seen, label=label, status=Mention.Status.SUGGESTED))
+        confirmed = []
+        for mention in mentions:
+            if mention.version != seen[mention.pk]:
+                continue
+            before = mention.snapshot()
+            _set(mention, by=by, status=Mention.Status.CONFIRMED)
+            confirmed.append((mention, before))
+        Mention.objects.bulk_update([m for m, _ in confirmed],
+                                    ["status", "decided_by", "decided_at", "version"])
+        Event.objects.bulk_create(
+            Event(action="mention.confirm", subject_type="mention", subject_id=m.pk,
+                  article=article, actor=by, before=before, after={**m.snapshot(), "group": group})
+            for m, before in confirmed)
+        if confirmed:
+            start_work(article, by=by)
+    return [m for m, _ in confirmed]
+
+
+def undo(article_id: int, *, by) -> list[Mention]:
+    """Take back this analyst's last decision on the article (all of it, for a confirm-all);
+    again and again, newest first.
+
+    Refused when someone else changed the mention since: undo never overwrites another's work.
+    Returns the mentions as they are now (a deleted one comes back with its old id)."""
+    with transaction.atomic():
+        article = Article.objects.select_for_update().get(pk=article_id)
+        _refuse_unless_editable(article)
+        mine = Event.objects.filter(article=article, actor=by)
+        undone = set(mine.filter(action="mention.undo").values_list("after__undoes", flat=True))
+        last = mine.filter(action__in=UNDOABLE).exclude(pk__in=undone).order_by("-pk").first()
+        if last is None:
+            raise Refused("Nothing to undo on this article.")
+        group = (last.after or {}).get("group")
+        batch = [last] if not group else list(
+            mine.filter(action__in=UNDOABLE, after__group=group).exclude(pk__in=undone))
+        labels = {label.name: label for label in Label.objects.all()}
+        restored = [_restore(event, article, labels, undone=undone, by=by) for event in batch]
+    return [mention for mention in restored if mention is not None]
+
+
+def _restore(event: Event, article: Article, labels: dict[str, Label], *, undone: set[int],
+             by) -> Mention | None:
+    later = (Event.objects.filter(subject_type="mention", subject_id=event.subject_id, pk__gt=event.pk)
+             .exclude(pk__in=undone).exclude(action="mention.undo", actor=by))
+    if later.exists():
+        raise Refused("That decision cannot be undone: someone changed the mention since.")
+    if event.action == "mention.delete":
+        mention = Mention(pk=event.subject_id, article=article, **_fields(event.before, labels))
+        mention.version = event.before["version"] + 1
+        _refuse_overlap(mention)
+        mention.save(force_insert=True)
+        before = None
+    else:
+        mention = Mention.objects.select_for_update(of=("self",)).select_related("label").get(
+            pk=event.subject_id)
+        before = mention.snapshot()
+        if event.action == "mention.add":
+            mention.delete()
+            mention.pk = event.subject_id
+        else:
+            for name, value in _fields(event.before, labels).items():
+                setattr(mention, name, value)
+            if mention.status != Mention.Status.REJECTED:
+                _refuse_overlap(mention)
+            mention.version += 1
+            mention.save()
+    after = None if event.action == "mention.add" else mention.snapshot()
+    Event.objects.create(action="mention.undo", subject_type="mention", subject_id=event.subject_id,
+                         article=article, actor=by, before=before,
+                         after={**(after or {}), "undoes": event.pk})
+    return None if event.action == "mention.add" else mention
+
+
+def _fields(snapshot: dict, labels: dict[str, Label]) -> dict:
+    return {"start": snapshot["start"], "end": snapshot["end"], "text": snapshot["text"],
+            "label": labels[snapshot["label"]], "status": snapshot["status"],
+            "origin": snapshot["origin"], "decided_by_id": snapshot["decided_by"],
+            "decided_at": parse_datetime(snapshot["decided_at"]) if snapshot["decided_at"] else None,
+            "model_label": snapshot.get("model_label", "")}
+
+
+EDITABLE = (Article.Status.NEW, Article.Status.PRETAGGED, Article.Status.IN_PROGRESS,
+            Article.Status.RETURNED)
+
+
+def _locked(mention_id: int, version: int) -> Mention:
+    mention = Mention.objects.select_for_update(of=("self",)).select_related(
+        "label", "article", "decided_by").get(
+        pk=mention_id)
+    _refuse_unless_editable(mention.article, mention)
+    if mention.version != version:
+        raise StaleVersion(mention)
+    return mention
+
+
+def _refuse_outside_body(article: Article, start: int, end: int, mention: Mention | None = None):
+    if start < article.body_start or end > article.body_end:
+        raise Refused("That part of the page is not the article (share buttons, comment forms, "
+                      "teasers): it is not annotated.", mention)
+
+
+def _refuse_unless_editable(article: Article, mention: Mention | None = None) -> None:
+    if article.status not in EDITABLE:
+        raise Refused(f"This article is {article.get_status_display()}: its mentions can no longer "
+                      "be changed.", mention)
+
+
+def _change(mention_id: int, action: str, *, version: int, by, **changes) -> Mention:
+    with transaction.atomic():
+        return _apply(_locked(mention_id, version), action, by=by, **changes)
+
+
+def _apply(mention: Mention, action: str, *, by, **changes) -> Mention:
+    before = mention.snapshot()
+    _set(mention, by=by, **changes)
+    if mention.status != Mention.Status.REJECTED:
+        _refuse_overlap(mention)
+    mention.save()
+    Event.record(action, mention, article=mention.article, actor=by, before=before,
+                 after=mention.snapshot())
+    start_work(mention.article, by=by)
+    return mention
+
+
+def _set(mention: Mention, *, by, **changes) -> None:
+    for name, value in changes.items():
+        setattr(mention, name, value)
+    if "start" in changes or "end" in changes:
+        mention.text = mention.article.text[mention.start:mention.end]
+    mention.decided_by = by
+    mention.decided_at = timezone.now()
+    mention.version += 1
+
+
+def _refuse_overlap(mention: Mention) -> None:
+    # The database refuses it too (mention_no_overlap); checking first gives a clear message.
+    other = (Mention.objects.live().select_related("label")
+             .filter(Q(article_id=mention.article_id), start__lt=mention.end, end__gt=mention.start)
+             .exclude(pk=mention.pk).first())
+    if other is not None:
+        current = Mention.objects.select_related("label").filter(pk=mention.pk).first()
+        raise Overlap(f"“{mention.text}” would overlap “{other.text}” ({other.label.name}), "
+                      "which stands: reject or narrow that one first.", current)
 
 
 def start_work(article: Article, *, by) -> None:
@@ -66,11 +287,23 @@ def start_work(article: Article, *, by) -> None:
                      after={"status": article.status})
 
 
-def _refuse_overlap(mention: Mention) -> None:
-    # The database refuses it too (mention_no_overlap); checking first gives a clear message.
-    other = (Mention.objects.live().filter(article_id=mention.article_id, start__lt=mention.end,
-                                           end__gt=mention.start).exclude(pk=mention.pk).first())
-    if other is not None:
-        mention.refresh_from_db()
-        raise Overlap(mention, f"“{mention.text}” overlaps “{other.text}” ({other.label.name}), "
-                               "which stands: reject or resize that one first.")
+class NeedsConfirmation(Exception):
+    def __init__(self, undecided: int):
+        super().__init__(f"{undecided} suggestions are still undecided")
+        self.undecided = undecided
+
+
+def submit(article_id: int, *, by, even_if_undecided: bool = False) -> Article:
+    with transaction.atomic():
+        article = Article.objects.select_for_update().get(pk=article_id)
+        if article.status not in EDITABLE:
+            raise Refused(f"This article is {article.get_status_display()}: it cannot be submitted.")
+        undecided = article.mentions.filter(status=Mention.Status.SUGGESTED).count()
+        if undecided and not even_if_undecided:
+            raise NeedsConfirmation(undecided)
+        before = {"status": article.status}
+        article.status = Article.Status.SUBMITTED
+        article.save(update_fields=["status", "updated_at"])
+        Event.record("article.submit", article, article=article, actor=by, before=before,
+                     after={"status": article.status, "undecided": undecided})
+    return article

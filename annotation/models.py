@@ -111,8 +111,10 @@ class Mention(models.Model):
 
     def snapshot(self) -> dict:
         """What an Event records of this mention, before and after a change."""
-        return {"start": self.start, "end": self.end, "label": self.label.name,
-                "status": self.status, "version": self.version}
+        return {"start": self.start, "end": self.end, "text": self.text, "label": self.label.name,
+                "status": self.status, "origin": self.origin, "version": self.version,
+                "model_label": self.model_label, "decided_by": self.decided_by_id,
+                "decided_at": self.decided_at.isoformat() if self.decided_at else None}
 
 
 class EventQuerySet(models.QuerySet):
@@ -154,3 +156,24 @@ class Event(models.Model):
         return cls.objects.create(action=action, subject_type=subject._meta.model_name,
                                   subject_id=subject.pk, article=article, actor=actor,
                                   before=before, after=after)
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a request that carried an idempotency key, to give again on replay.
+
+    Every decision carries a client-generated key; a replay (a double click, a retry after a
+    dropped connection, the offline queue syncing) gets this answer back and changes nothing.
+    """
+
+    key = models.CharField(max_length=100, unique=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    path = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    status = models.PositiveSmallIntegerField()
+    content_type = models.CharField(max_length=100)
+    body = models.TextField()
+    # Response headers that carry meaning for htmx (HX-Trigger, HX-Redirect, Location…).
+    headers = models.JSONField(default=dict)
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.status}"

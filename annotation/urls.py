@@ -6,6 +6,13 @@ app_name = "annotation"
 urlpatterns = [
     path("labels.css", views.label_css, name="label_css"),
     path("articles/<int:article_id>/", views.article_detail, name="article_detail"),
+    path("articles/<int:article_id>/mentions/add/", views.add_mention, name="add_mention"),
+    path("articles/<int:article_id>/undo/", views.undo_decision, name="undo_decision"),
+    path("articles/<int:article_id>/confirm-all/", views.confirm_all, name="confirm_all"),
+    path("articles/<int:article_id>/submit/", views.submit_article, name="submit_article"),
     path("mentions/<int:mention_id>/confirm/", views.confirm_mention, name="confirm_mention"),
     path("mentions/<int:mention_id>/reject/", views.reject_mention, name="reject_mention"),
+    path("mentions/<int:mention_id>/relabel/", views.relabel_mention, name="relabel_mention"),
+    path("mentions/<int:mention_id>/resize/", views.resize_mention, name="resize_mention"),
+    path("mentions/<int:mention_id>/delete/", views.delete_mention, name="delete_mention"),
 ]

@@ -9,10 +9,13 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation import decisions
+from annotation.idempotency import idempotent
 from annotation.models import Label, Mention
 from corpus.models import Article
 
 PAGE = "annotation/article_detail.html"
+# A second cue besides colour, one per label in order (colour-blind users).
+BORDER_STYLES = ["solid", "dashed", "dotted", "double"]
 
 
 @dataclass
@@ -23,20 +26,19 @@ class LabelGroup:
     mentions: list[Mention]
 
     @property
-    def standing(self) -> int:
-        return sum(1 for m in self.mentions if m.status != Mention.Status.REJECTED)
-
-    @property
     def confirmed(self) -> int:
         return sum(1 for m in self.mentions if m.status == Mention.Status.CONFIRMED)
 
     @property
-    def suggested(self) -> int:
-        return sum(1 for m in self.mentions if m.status == Mention.Status.SUGGESTED)
+    def suggested(self) -> list[Mention]:
+        return [m for m in self.mentions if m.status == Mention.Status.SUGGESTED]
 
 
-# A second cue besides colour, one per label in order (colour-blind users; issue 3).
-BORDER_STYLES = ["solid", "dashed", "dotted", "double"]
+@dataclass
+class Segment:
+    text: str
+    mention: Mention | None = None
+    boilerplate: bool = False
 
 
 @require_GET
@@ -59,64 +61,171 @@ def label_css(request: HttpRequest) -> HttpResponse:
 @login_required
 def article_detail(request: HttpRequest, article_id: int) -> HttpResponse:
     article = get_object_or_404(Article.objects.with_source(), pk=article_id)
-    mentions = list(article.mentions.for_page())
-    context = {"article": article, "groups": _groups(mentions),
-               "segments": _segments(article, mentions)}
-    return TemplateResponse(request, PAGE, context)
+    return TemplateResponse(request, PAGE, _page_context(article))
 
+
+# Decisions on one mention. Each answers with the fragments that changed, out of band.
 
 @require_POST
 @login_required
 @permission_required("annotation.change_mention", raise_exception=True)
+@idempotent
 def confirm_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
-    return _decide(request, mention_id, decisions.confirm)
+    return _on_mention(request, mention_id, decisions.confirm)
 
 
 @require_POST
 @login_required
 @permission_required("annotation.change_mention", raise_exception=True)
+@idempotent
 def reject_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
-    return _decide(request, mention_id, decisions.reject)
+    return _on_mention(request, mention_id, decisions.reject)
 
 
-def _decide(request: HttpRequest, mention_id: int, decide) -> HttpResponse:
-    mention = get_object_or_404(Mention, pk=mention_id)
+@require_POST
+@login_required
+@permission_required("annotation.change_mention", raise_exception=True)
+@idempotent
+def relabel_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
+    label = Label.objects.filter(name=request.POST.get("label", "")).first()
+    if label is None:
+        return _invalid("Choose one of the labels.")
+    return _on_mention(request, mention_id, decisions.relabel, label, layers=True)
+
+
+@require_POST
+@login_required
+@permission_required("annotation.change_mention", raise_exception=True)
+@idempotent
+def resize_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
+    move = request.POST.get("move", "")
+    if move not in ("grow-start", "shrink-start", "grow-end", "shrink-end"):
+        return _invalid("Say which edge moves which way: grow-start, shrink-start, grow-end or shrink-end.")
+    grow, edge = move.split("-")
+    return _on_mention(request, mention_id, decisions.resize, edge=edge, grow=grow == "grow", layers=True)
+
+
+@require_POST
+@login_required
+@permission_required("annotation.delete_mention", raise_exception=True)
+@idempotent
+def delete_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
+    return _on_mention(request, mention_id, decisions.delete, layers=True)
+
+
+# Decisions on an article.
+
+@require_POST
+@login_required
+@permission_required("annotation.add_mention", raise_exception=True)
+@idempotent
+def add_mention(request: HttpRequest, article_id: int) -> HttpResponse:
+    article = get_object_or_404(Article, pk=article_id)
+    label = Label.objects.filter(name=request.POST.get("label", "")).first()
+    try:
+        start, end = int(request.POST["start"]), int(request.POST["end"])
+    except (KeyError, ValueError):
+        return _invalid("A new mention needs its start and end offsets.")
+    if label is None:
+        return _invalid("Choose one of the labels.")
+    return _on_article(request, article, lambda: decisions.add(article.pk, start, end, label,
+                                                               by=request.user))
+
+
+@require_POST
+@login_required
+@permission_required("annotation.change_mention", raise_exception=True)
+@idempotent
+def undo_decision(request: HttpRequest, article_id: int) -> HttpResponse:
+    article = get_object_or_404(Article, pk=article_id)
+    return _on_article(request, article, lambda: decisions.undo(article.pk, by=request.user))
+
+
+@require_POST
+@login_required
+@permission_required("annotation.change_mention", raise_exception=True)
+@idempotent
+def confirm_all(request: HttpRequest, article_id: int) -> HttpResponse:
+    article = get_object_or_404(Article, pk=article_id)
+    label = Label.objects.filter(name=request.POST.get("label", "")).first()
+    try:
+        seen = dict(map(int, pair.split(":")) for pair in request.POST.getlist("seen"))
+    except ValueError:
+        return _invalid("Each seen mention is sent as id:version.")
+    if label is None:
+        return _invalid("Choose one of the labels.")
+    return _on_article(request, article, lambda: decisions.confirm_all(
+        article.pk, label, seen=seen, by=request.user))
+
+
+@require_POST
+@login_required
+@permission_required("corpus.change_article", raise_exception=True)
+@idempotent
+def submit_article(request: HttpRequest, article_id: int) -> HttpResponse:
+    article = get_object_or_404(Article, pk=article_id)
+    try:
+        decisions.submit(article.pk, by=request.user,
+                         even_if_undecided=request.POST.get("even_if_undecided") == "1")
+    except decisions.NeedsConfirmation as pending:
+        return _respond(request, article, partial="submit-confirm", undecided=pending.undecided)
+    except decisions.Refused as refused:
+        return _respond(request, article, message=str(refused), status=HTTPStatus.CONFLICT)
+    return _respond(request, article, message="Submitted for review. Thank you.", layers=True)
+
+
+def _on_mention(request: HttpRequest, mention_id: int, decide, *args, layers: bool = False, **kwargs):
+    mention = get_object_or_404(Mention.objects.select_related("article"), pk=mention_id)
     try:
         version = int(request.POST["version"])
     except (KeyError, ValueError):
-        return HttpResponse("A decision needs the version of the mention it was based on.",
-                            status=HTTPStatus.UNPROCESSABLE_ENTITY, content_type="text/plain")
+        return _invalid("A decision needs the version of the mention it was based on.")
     status, message = HTTPStatus.OK, ""
     try:
-        mention = decide(mention.pk, version=version, by=request.user)
-    except decisions.StaleVersion as stale:
-        mention = stale.current
-        status = HTTPStatus.CONFLICT
-        message = (f"“{mention.text}” was changed by someone else meanwhile: "
-                   f"it is now {mention.get_status_display()}. Nothing was changed.")
+        mention = decide(mention.pk, *args, version=version, by=request.user, **kwargs)
     except decisions.Refused as refused:
-        mention, status, message = refused.current, HTTPStatus.CONFLICT, str(refused)
+        status, message = HTTPStatus.CONFLICT, str(refused)
+        mention = refused.current or mention
+        layers = layers or refused.current is None
+    return _respond(request, mention.article, mention=mention, message=message, status=status,
+                    layers=layers)
+
+
+def _on_article(request: HttpRequest, article: Article, decide) -> HttpResponse:
+    status, message = HTTPStatus.OK, ""
+    try:
+        decide()
+    except decisions.Refused as refused:
+        status, message = HTTPStatus.CONFLICT, str(refused)
+    return _respond(request, article, message=message, status=status, layers=True)
+
+
+def _respond(request: HttpRequest, article: Article, *, mention: Mention | None = None,
+             message: str = "", status: int = HTTPStatus.OK, layers: bool = False,
+             partial: str = "decision", **extra) -> HttpResponse:
+    article.refresh_from_db(fields=["status"])
     if not request.htmx:
-        return redirect(f"{mention.article.get_absolute_url()}#mention-row-{mention.pk}")
-    article = mention.article
+        anchor = f"#mention-row-{mention.pk}" if mention else ""
+        return redirect(article.get_absolute_url() + anchor)
+    context = {**_page_context(article), "mention": mention, "message": message, "oob": True,
+               "layers": layers, **extra}
+    return TemplateResponse(request, f"{PAGE}#{partial}", context, status=status)
+
+
+def _invalid(message: str) -> HttpResponse:
+    return HttpResponse(message, status=HTTPStatus.UNPROCESSABLE_ENTITY, content_type="text/plain")
+
+
+def _page_context(article: Article) -> dict:
     mentions = list(article.mentions.for_page())
-    context = {"article": article, "mention": mention, "groups": _groups(mentions),
-               "oob": True, "message": message}
-    return TemplateResponse(request, f"{PAGE}#mention-decided", context, status=status)
-
-
-def _groups(mentions: list[Mention]) -> list[LabelGroup]:
-    by_label = {label.pk: LabelGroup(label, []) for label in Label.objects.all()}
+    labels = list(Label.objects.all())
+    by_label = {label.pk: LabelGroup(label, []) for label in labels}
     for mention in mentions:
         by_label[mention.label_id].mentions.append(mention)
-    return list(by_label.values())
-
-
-@dataclass
-class Segment:
-    text: str
-    mention: Mention | None = None
-    boilerplate: bool = False
+    return {"article": article, "labels": labels, "groups": list(by_label.values()),
+            "segments": _segments(article, mentions),
+            "editable": article.status in decisions.EDITABLE,
+            "next_article": Article.objects.next_to_annotate(after=article)}
 
 
 def _segments(article: Article, mentions: list[Mention]) -> list[Segment]:

@@ -73,6 +73,15 @@ class ArticleQuerySet(models.QuerySet):
     def with_source(self) -> "ArticleQuerySet":
         return self.select_related("source")
 
+    def to_annotate(self) -> "ArticleQuerySet":
+        return self.filter(status__in=[Article.Status.PRETAGGED, Article.Status.IN_PROGRESS,
+                                       Article.Status.RETURNED])
+
+    def next_to_annotate(self, *, after: "Article") -> "Article | None":
+        """The next article waiting for an analyst after this one, wrapping round to the first."""
+        waiting = self.to_annotate().exclude(pk=after.pk).order_by("pk").only("pk", "title")
+        return waiting.filter(pk__gt=after.pk).first() or waiting.first()
+
     def get_by_natural_key(self, text_hash: str) -> "Article":
         return self.get(text_hash=text_hash)
 

@@ -87,3 +87,36 @@ def _lines_with_offsets(text: str) -> list[tuple[int, str]]:
         lines.append((offset, line))
         offset += len(line)
     return lines
+
+
+# Tokens for moving span edges in the browser (issue 3): runs of word characters, or one other
+# non-space character. The web process never loads spaCy for this.
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_WINDOW = 200
+
+
+def token_before(text: str, position: int) -> tuple[int, int] | None:
+    """The last token that ends at or before `position` (within a window: tokens are short)."""
+    last = None
+    for last in _TOKEN.finditer(text, max(0, position - _WINDOW), position):
+        pass
+    return last.span() if last else None
+
+
+def token_after(text: str, position: int) -> tuple[int, int] | None:
+    """The first token that starts at or after `position`."""
+    match = _TOKEN.search(text, position)
+    return match.span() if match else None
+
+
+def snap_to_tokens(text: str, start: int, end: int) -> tuple[int, int]:
+    """Grow a selection to whole words and drop the white space at its ends."""
+    while start > 0 and text[start - 1].isalnum() and start < len(text) and text[start].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum() and end > 0 and text[end - 1].isalnum():
+        end += 1
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

@@ -24,11 +24,13 @@ def _reference_data(request):
         return
     request.getfixturevalue("transactional_db")
     from django.apps import apps
+    from django.db.migrations import RunPython
 
-    for module in ("annotation.migrations.0002_default_labels", "annotation.migrations.0003_roles"):
-        migration = importlib.import_module(module)
-        for operation in migration.Migration.operations:
-            operation.code(apps, None)
+    for module in ("annotation.migrations.0002_default_labels", "annotation.migrations.0003_roles",
+                   "annotation.migrations.0004_idempotencyrecord_analyst_permissions"):
+        for operation in importlib.import_module(module).Migration.operations:
+            if isinstance(operation, RunPython):
+                operation.code(apps, None)
 
 
 @pytest.fixture

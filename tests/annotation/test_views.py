@@ -68,7 +68,7 @@ def test_stale_version_gets_409_with_the_current_state_and_changes_nothing(analy
     response = analyst_client.post(confirm_url(suggestion), {"version": 1}, headers=HTMX)
     assert response.status_code == 409
     assert b"is-rejected" in response.content
-    assert b"changed by someone else" in response.content
+    assert "was changed by alice meanwhile: it is now rejected" in response.content.decode()
     suggestion.refresh_from_db()
     assert (suggestion.status, suggestion.version) == ("rejected", 2)
     assert Event.objects.filter(action__startswith="mention.").count() == 1
@@ -162,6 +162,6 @@ def test_confirming_a_mention_that_overlaps_a_standing_one_is_refused_clearly(an
                    status=Mention.Status.CONFIRMED)
     response = analyst_client.post(confirm_url(suggestion), {"version": 1}, headers=HTMX)
     assert response.status_code == 409
-    assert "overlaps “Habib”" in response.content.decode()
+    assert "would overlap “Habib”" in response.content.decode()
     suggestion.refresh_from_db()
     assert (suggestion.status, suggestion.version) == ("rejected", 1)

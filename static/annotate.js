@@ -1,0 +1,268 @@
+// The annotation page's behaviour that htmx cannot do on its own: keyboard shortcuts, turning a
+// text selection into character offsets, and an idempotency key on every decision.
+// No build step, nothing from a CDN.
+(function () {
+  "use strict";
+
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+  }
+
+  // Every POST is one decision with a key of its own; a retry of the same request keeps its key,
+  // so the server answers it from its record and changes nothing.
+  document.addEventListener("htmx:configRequest", function (event) {
+    if (event.detail.verb === "get") return;
+    if (!event.detail.headers["Idempotency-Key"]) event.detail.headers["Idempotency-Key"] = newKey();
+  });
+
+  var root, text;
+  var focusedId = null, focusedIndex = 0;
+
+  function marks() { return Array.prototype.slice.call(text.querySelectorAll("mark.mark")); }
+
+  function focusMention(id, scroll) {
+    document.querySelectorAll(".is-focused").forEach(function (el) { el.classList.remove("is-focused"); });
+    focusedId = id;
+    var mark = id && document.getElementById("mention-" + id);
+    var row = id && document.getElementById("mention-row-" + id);
+    if (!mark) { focusedId = null; return; }
+    focusedIndex = Math.max(0, marks().indexOf(mark));
+    mark.classList.add("is-focused");
+    if (row) row.classList.add("is-focused");
+    if (scroll !== false) {
+      mark.scrollIntoView({ block: "center" });
+      if (row) row.scrollIntoView({ block: "nearest" });
+    }
+    var status = document.getElementById("focus-status");
+    if (status) status.textContent = mark.textContent + " — " + mark.title;
+  }
+
+  function move(step) {
+    var all = marks();
+    if (!all.length) return;
+    var index = all.findIndex(function (m) { return m.dataset.mention === focusedId; });
+    index = index < 0 ? (step > 0 ? 0 : all.length - 1) : Math.min(all.length - 1, Math.max(0, index + step));
+    focusMention(all[index].dataset.mention);
+  }
+
+  function post(url, values, source) {
+    htmx.ajax("POST", url, { source: source || text, values: values, swap: "none" });
+  }
+
+  function mentionUrl(id, action) {
+    return root.dataset.mentionUrl.replace("/0/confirm/", "/" + id + "/" + action + "/");
+  }
+
+  function act(action, extra) {
+    var mark = focusedId && document.getElementById("mention-" + focusedId);
+    if (!mark) return;
+    var values = Object.assign({ version: mark.dataset.version }, extra || {});
+    post(mentionUrl(focusedId, action), values, mark);
+  }
+
+  function labelForKey(key) {
+    var found = null;
+    root.dataset.labels.split(" ").forEach(function (pair) {
+      var parts = pair.split("=");
+      if (parts[0] === key) found = parts[1];
+    });
+    return found;
+  }
+
+  // Character offsets of a DOM position inside the article text: the text nodes of
+  // #article-text, in order, are exactly the article's text (markers are CSS, not text).
+  function offsetOf(node, offset) {
+    var walker = document.createTreeWalker(text, NodeFilter.SHOW_TEXT);
+    var total = 0, current;
+    if (node.nodeType !== Node.TEXT_NODE) {
+      var range = document.createRange();
+      range.setStart(text, 0);
+      range.setEnd(node, offset);
+      return range.toString().length;
+    }
+    while ((current = walker.nextNode())) {
+      if (current === node) return total + offset;
+      total += current.nodeValue.length;
+    }
+    return -1;
+  }
+
+  function pointAt(position) {
+    var walker = document.createTreeWalker(text, NodeFilter.SHOW_TEXT);
+    var total = 0, current;
+    while ((current = walker.nextNode())) {
+      if (position <= total + current.nodeValue.length) return { node: current, offset: position - total };
+      total += current.nodeValue.length;
+    }
+    return null;
+  }
+
+  function selectionOffsets() {
+    var selection = window.getSelection();
+    if (!selection.rangeCount || selection.isCollapsed) return null;
+    var range = selection.getRangeAt(0);
+    if (!text.contains(range.startContainer) || !text.contains(range.endContainer)) return null;
+    var start = offsetOf(range.startContainer, range.startOffset);
+    var end = offsetOf(range.endContainer, range.endOffset);
+    return start >= 0 && end > start ? { start: start, end: end } : null;
+  }
+
+  function showAddForm(offsets) {
+    var form = document.getElementById("add-mention");
+    if (!form) return;
+    form.elements.start.value = offsets.start;
+    form.elements.end.value = offsets.end;
+    var rect = window.getSelection().getRangeAt(0).getBoundingClientRect();
+    form.hidden = false;
+    form.style.top = (window.scrollY + rect.bottom + 6) + "px";
+    form.style.left = (window.scrollX + rect.left) + "px";
+  }
+
+  function hideAddForm() {
+    var form = document.getElementById("add-mention");
+    if (form) form.hidden = true;
+  }
+
+  // Keyboard selection ("a"): a caret that moves word by word and extends.
+  var caret = null;
+  var WORD = /[\w\u00C0-\u024F]+|[^\s\w]/g;
+
+  function wordsOf() {
+    var all = text.textContent, words = [], match;
+    WORD.lastIndex = 0;
+    while ((match = WORD.exec(all))) words.push([match.index, match.index + match[0].length]);
+    return words;
+  }
+
+  function startCaret() {
+    var words = wordsOf();
+    if (!words.length) return;
+    var from = 0;
+    var mark = focusedId && document.getElementById("mention-" + focusedId);
+    if (mark) {
+      var before = document.createRange();
+      before.setStart(text, 0);
+      before.setEndAfter(mark);
+      var end = before.toString().length;
+      from = Math.max(0, words.findIndex(function (w) { return w[0] >= end; }));
+    }
+    caret = { words: words, anchor: from, head: from };
+    showCaret();
+  }
+
+  function showCaret() {
+    var first = caret.words[Math.min(caret.anchor, caret.head)];
+    var last = caret.words[Math.max(caret.anchor, caret.head)];
+    var from = pointAt(first[0]), to = pointAt(last[1]);
+    var range = document.createRange();
+    range.setStart(from.node, from.offset);
+    range.setEnd(to.node, to.offset);
+    var selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+    (range.startContainer.parentElement || text).scrollIntoView({ block: "center" });
+    showAddForm({ start: first[0], end: last[1] });
+  }
+
+  function caretKey(event) {
+    if (event.key === "Escape") { caret = null; window.getSelection().removeAllRanges(); hideAddForm(); return true; }
+    if (event.key === "ArrowRight" || event.key === "ArrowLeft") {
+      var step = event.key === "ArrowRight" ? 1 : -1;
+      var next = Math.min(caret.words.length - 1, Math.max(0, caret.head + step));
+      caret.head = next;
+      if (!event.shiftKey) caret.anchor = next;
+      showCaret();
+      return true;
+    }
+    var label = labelForKey(event.key);
+    if (label) {
+      var form = document.getElementById("add-mention");
+      post(form.getAttribute("hx-post"), { start: form.elements.start.value, end: form.elements.end.value, label: label }, form);
+      caret = null;
+      window.getSelection().removeAllRanges();
+      hideAddForm();
+      return true;
+    }
+    return false;
+  }
+
+  function toggleHelp(show) {
+    var help = document.getElementById("shortcuts");
+    help.hidden = show === undefined ? !help.hidden : !show;
+    if (!help.hidden) document.getElementById("shortcuts-close").focus();
+  }
+
+  function onKey(event) {
+    var target = event.target;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+    var help = document.getElementById("shortcuts");
+    if (!help.hidden) {
+      if (event.key === "Escape" || event.key === "?") { toggleHelp(false); event.preventDefault(); }
+      return;
+    }
+    if (caret) { if (caretKey(event)) event.preventDefault(); return; }
+    // Enter on a focused button or link keeps its usual meaning.
+    if (event.key === "Enter" && target.closest && target.closest("button, a, summary")) return;
+    var mark = focusedId && document.getElementById("mention-" + focusedId);
+    var handled = true;
+    switch (event.key) {
+      case "j": case "ArrowDown": move(1); break;
+      case "k": case "ArrowUp": move(-1); break;
+      case "Enter": case "c": act("confirm"); break;
+      case "x": case "Delete":
+        act(mark && mark.dataset.origin === "analyst" && event.key === "Delete" ? "delete" : "reject"); break;
+      case "d": if (mark && mark.dataset.origin === "analyst") act("delete"); break;
+      case "[": act("resize", { move: "grow-start" }); break;
+      case "]": act("resize", { move: "grow-end" }); break;
+      case "{": act("resize", { move: "shrink-start" }); break;
+      case "}": act("resize", { move: "shrink-end" }); break;
+      case "u": document.getElementById("undo-button") && htmx.trigger(document.getElementById("undo-button").form, "submit"); break;
+      case "n": var next = document.getElementById("next-article"); if (next) location.href = next.href; break;
+      case "a": startCaret(); break;
+      case "?": toggleHelp(); break;
+      case "Escape": hideAddForm(); break;
+      default:
+        var label = labelForKey(event.key);
+        if (label && mark) act("relabel", { label: label }); else handled = false;
+    }
+    if (handled) event.preventDefault();
+  }
+
+  function init() {
+    root = document.getElementById("annotation");
+    text = document.getElementById("article-text");
+    if (!root || !text) return;
+    document.addEventListener("keydown", onKey);
+    document.addEventListener("mouseup", function (event) {
+      if (event.target.closest && event.target.closest("#add-mention")) return;
+      var offsets = selectionOffsets();
+      if (offsets) showAddForm(offsets); else if (!caret) hideAddForm();
+    });
+    // A click on a mark or a row focuses that mention.
+    document.addEventListener("click", function (event) {
+      var el = event.target.closest && event.target.closest("[data-mention]");
+      if (el && !event.target.closest("button, summary")) focusMention(el.dataset.mention, false);
+      if (event.target.id === "help-button") toggleHelp(true);
+      if (event.target.id === "shortcuts-close") toggleHelp(false);
+    });
+    document.getElementById("add-mention") && document.getElementById("add-mention").addEventListener("htmx:beforeRequest", hideAddForm);
+    // Fragments replace marks and rows: put the focus back on the same mention, or on the
+    // nearest one when it is gone.
+    document.body.addEventListener("htmx:afterSettle", function () {
+      text = document.getElementById("article-text");
+      if (focusedId && document.getElementById("mention-" + focusedId)) focusMention(focusedId, false);
+      else if (focusedId) {
+        var all = marks();
+        focusedId = null;
+        if (all.length) focusMention(all[Math.min(focusedIndex, all.length - 1)].dataset.mention, false);
+      }
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+  else init();
+})();

@@ -1,0 +1,263 @@
+"""Every decision on mentions: its fragments, its event, versions, idempotent replay, permissions."""
+
+import uuid
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from annotation.models import Event, IdempotencyRecord, Label, Mention
+from corpus.models import Article
+from tests.factories import ArticleFactory, MentionFactory
+
+TEXT = "Prime Minister Habib Essid said about 50 extremists attacked Ben Guerdane on Monday."
+FIFTY = (TEXT.index("about 50"), TEXT.index("about 50") + len("about 50"))
+MONDAY = (TEXT.index("Monday"), TEXT.index("Monday") + len("Monday"))
+
+
+def htmx(key: str | None = None) -> dict:
+    return {"HX-Request": "true", "Idempotency-Key": key or uuid.uuid4().hex}
+
+
+@pytest.fixture
+def article(db):
+    return ArticleFactory(text=TEXT, status=Article.Status.PRETAGGED)
+
+
+@pytest.fixture
+def essid(article):
+    return MentionFactory(article=article, start=15, end=26)  # "Habib Essid"
+
+
+@pytest.fixture
+def place(article):
+    return MentionFactory(article=article, start=61, end=73, label=Label.objects.get(name="PLACE"))
+
+
+def post(client, name, pk, data=None, key=None):
+    return client.post(reverse(f"annotation:{name}", args=[pk]), data or {}, headers=htmx(key))
+
+
+def test_relabel_confirms_with_the_new_label_and_moves_the_row(analyst_client, essid):
+    response = post(analyst_client, "relabel_mention", essid.pk, {"version": 1, "label": "GROUP"})
+    essid.refresh_from_db()
+    assert response.status_code == 200
+    assert (essid.label.name, essid.status, essid.version) == ("GROUP", "confirmed", 2)
+    html = response.content.decode()
+    assert 'id="mention-panel"' in html and 'id="article-text"' in html
+    assert f'<mark id="mention-{essid.pk}" class="mark label-group is-confirmed"' in html
+    event = Event.objects.get(action="mention.relabel")
+    assert (event.before["label"], event.after["label"]) == ("ACTOR", "GROUP")
+
+
+def test_relabel_to_an_unknown_label_is_422(analyst_client, essid):
+    assert post(analyst_client, "relabel_mention", essid.pk, {"version": 1, "label": "NOPE"}).status_code == 422
+
+
+@pytest.mark.parametrize(("move", "expected"), [
+    ("grow-start", "Minister Habib Essid"), ("shrink-start", "Essid"),
+    ("grow-end", "Habib Essid said"), ("shrink-end", "Habib"),
+])
+def test_resize_moves_one_edge_by_one_token(analyst_client, essid, move, expected):
+    response = post(analyst_client, "resize_mention", essid.pk, {"version": 1, "move": move})
+    assert response.status_code == 200
+    essid.refresh_from_db()
+    assert essid.text == expected == TEXT[essid.start:essid.end]
+    assert essid.status == "confirmed"
+    assert f'{expected}</a></mark>' in response.content.decode()
+
+
+def test_narrowing_a_one_word_mention_is_refused(analyst_client, article):
+    word = MentionFactory(article=article, start=21, end=26)  # "Essid"
+    response = post(analyst_client, "resize_mention", word.pk, {"version": 1, "move": "shrink-end"})
+    assert response.status_code == 409
+    assert "cannot be narrowed" in response.content.decode()
+
+
+def test_widening_into_a_standing_mention_is_refused_clearly(analyst_client, essid, article):
+    MentionFactory(article=article, start=27, end=31, label=Label.objects.get(name="FIGURE"))  # said
+    response = post(analyst_client, "resize_mention", essid.pk, {"version": 1, "move": "grow-end"})
+    assert response.status_code == 409
+    assert "would overlap “said”" in response.content.decode()
+    essid.refresh_from_db()
+    assert (essid.end, essid.version) == (26, 1)
+
+
+def test_add_marks_the_selection_grown_to_whole_words(analyst_client, analyst, article):
+    response = post(analyst_client, "add_mention", article.pk, {"start": 33, "end": 40, "label": "FIGURE"})
+    assert response.status_code == 200
+    mention = Mention.objects.get()
+    assert (mention.text, mention.origin, mention.status, mention.decided_by) == (
+        "about 50", "analyst", "confirmed", analyst)
+    assert f'<mark id="mention-{mention.pk}" class="mark label-figure is-confirmed"' in response.content.decode()
+    assert Event.objects.get(action="mention.add").after["text"] == "about 50"
+
+
+def test_adding_over_a_standing_mention_is_refused_with_a_message(analyst_client, essid, article):
+    response = post(analyst_client, "add_mention", article.pk, {"start": 21, "end": 31, "label": "ACTOR"})
+    assert response.status_code == 409
+    assert "would overlap “Habib Essid”" in response.content.decode()
+    assert Mention.objects.count() == 1
+
+
+def test_adding_outside_the_text_is_refused(analyst_client, article):
+    response = post(analyst_client, "add_mention", article.pk, {"start": 70, "end": 999, "label": "PLACE"})
+    assert response.status_code == 409
+    assert not Mention.objects.exists()
+
+
+def test_adding_without_offsets_is_422(analyst_client, article):
+    assert post(analyst_client, "add_mention", article.pk, {"label": "PLACE"}).status_code == 422
+
+
+def test_delete_removes_a_mention_the_analyst_added(analyst_client, article):
+    added = MentionFactory(article=article, start=FIFTY[0], end=FIFTY[1], origin=Mention.Origin.ANALYST,
+                           status=Mention.Status.CONFIRMED)
+    response = post(analyst_client, "delete_mention", added.pk, {"version": 1})
+    assert response.status_code == 200
+    assert not Mention.objects.filter(pk=added.pk).exists()
+    assert f'id="mention-{added.pk}"' not in response.content.decode()
+    assert Event.objects.get(action="mention.delete").before["text"] == "about 50"
+
+
+def test_a_suggestion_cannot_be_deleted_only_rejected(analyst_client, essid):
+    response = post(analyst_client, "delete_mention", essid.pk, {"version": 1})
+    assert response.status_code == 409
+    assert "reject it instead" in response.content.decode()
+    assert Mention.objects.filter(pk=essid.pk).exists()
+
+
+def test_confirm_all_confirms_the_suggestions_seen_and_skips_changed_ones(analyst_client, article, essid):
+    figure = Label.objects.get(name="FIGURE")
+    fifty = MentionFactory(article=article, start=FIFTY[0], end=FIFTY[1], label=figure)
+    monday = MentionFactory(article=article, start=MONDAY[0], end=MONDAY[1], label=figure, version=3)
+    response = analyst_client.post(reverse("annotation:confirm_all", args=[article.pk]),
+                                   {"label": "FIGURE", "seen": [f"{fifty.pk}:1", f"{monday.pk}:2"]},
+                                   headers=htmx())
+    assert response.status_code == 200
+    assert Mention.objects.get(pk=fifty.pk).status == "confirmed"
+    assert Mention.objects.get(pk=monday.pk).status == "suggested"  # changed since it was seen
+    assert Mention.objects.get(pk=essid.pk).status == "suggested"  # another label
+    assert Event.objects.filter(action="mention.confirm").count() == 1
+
+
+def test_undo_takes_back_the_last_decision_and_records_it(analyst_client, essid):
+    post(analyst_client, "confirm_mention", essid.pk, {"version": 1})
+    post(analyst_client, "relabel_mention", essid.pk, {"version": 2, "label": "PLACE"})
+    response = post(analyst_client, "undo_decision", essid.article_id)
+    assert response.status_code == 200
+    essid.refresh_from_db()
+    assert (essid.label.name, essid.status, essid.version) == ("ACTOR", "confirmed", 4)
+    post(analyst_client, "undo_decision", essid.article_id)
+    essid.refresh_from_db()
+    assert (essid.status, essid.version) == ("suggested", 5)
+    assert Event.objects.filter(action="mention.undo").count() == 2
+
+
+def test_undo_of_a_delete_brings_the_mention_back_with_its_id(analyst_client, article):
+    added = MentionFactory(article=article, start=FIFTY[0], end=FIFTY[1], origin=Mention.Origin.ANALYST,
+                           status=Mention.Status.CONFIRMED)
+    post(analyst_client, "delete_mention", added.pk, {"version": 1})
+    post(analyst_client, "undo_decision", article.pk)
+    assert Mention.objects.get(pk=added.pk).text == "about 50"
+
+
+def test_undo_of_an_add_removes_it(analyst_client, article):
+    post(analyst_client, "add_mention", article.pk, {"start": FIFTY[0], "end": FIFTY[1], "label": "FIGURE"})
+    post(analyst_client, "undo_decision", article.pk)
+    assert not Mention.objects.exists()
+
+
+def test_undo_takes_back_a_whole_confirm_all(analyst_client, article):
+    figure = Label.objects.get(name="FIGURE")
+    mentions = [MentionFactory(article=article, start=FIFTY[0], end=FIFTY[1], label=figure),
+                MentionFactory(article=article, start=MONDAY[0], end=MONDAY[1], label=figure)]
+    analyst_client.post(reverse("annotation:confirm_all", args=[article.pk]),
+                        {"label": "FIGURE", "seen": [f"{m.pk}:1" for m in mentions]}, headers=htmx())
+    post(analyst_client, "undo_decision", article.pk)
+    assert set(Mention.objects.values_list("status", flat=True)) == {"suggested"}
+
+
+def test_undo_never_overwrites_someone_elses_later_change(analyst_client, other_analyst, essid):
+    post(analyst_client, "confirm_mention", essid.pk, {"version": 1})
+    bob = Client()
+    bob.force_login(other_analyst)
+    post(bob, "reject_mention", essid.pk, {"version": 2})
+    response = post(analyst_client, "undo_decision", essid.article_id)
+    assert response.status_code == 409
+    assert "cannot be undone" in response.content.decode()
+    assert Mention.objects.get(pk=essid.pk).status == "rejected"
+
+
+def test_undo_with_nothing_to_undo_says_so(analyst_client, article):
+    response = post(analyst_client, "undo_decision", article.pk)
+    assert response.status_code == 409
+    assert "Nothing to undo" in response.content.decode()
+
+
+def test_replayed_key_gets_the_first_answer_and_changes_nothing(analyst_client, essid):
+    first = post(analyst_client, "confirm_mention", essid.pk, {"version": 1}, key="replay-key-1")
+    again = post(analyst_client, "confirm_mention", essid.pk, {"version": 1}, key="replay-key-1")
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.content == first.content
+    assert again["Idempotent-Replay"] == "true"
+    assert Event.objects.filter(action="mention.confirm").count() == 1
+    assert Mention.objects.get(pk=essid.pk).version == 2
+
+
+def test_replayed_add_creates_one_mention(analyst_client, article):
+    for _ in range(3):
+        post(analyst_client, "add_mention", article.pk, {"start": FIFTY[0], "end": FIFTY[1], "label": "FIGURE"},
+             key="add-once-123")
+    assert Mention.objects.count() == 1
+    assert IdempotencyRecord.objects.count() == 1
+
+
+def test_a_key_reused_for_another_request_is_refused(analyst_client, essid):
+    post(analyst_client, "confirm_mention", essid.pk, {"version": 1}, key="same-key-42")
+    response = post(analyst_client, "reject_mention", essid.pk, {"version": 2}, key="same-key-42")
+    assert response.status_code == 422
+    assert Mention.objects.get(pk=essid.pk).status == "confirmed"
+
+
+def test_another_users_key_is_not_replayed_to_them(analyst_client, other_analyst, essid):
+    post(analyst_client, "confirm_mention", essid.pk, {"version": 1}, key="alices-key-1")
+    bob = Client()
+    bob.force_login(other_analyst)
+    assert post(bob, "confirm_mention", essid.pk, {"version": 2}, key="alices-key-1").status_code == 422
+
+
+def test_submitted_article_can_no_longer_be_changed(analyst_client, essid):
+    Article.objects.filter(pk=essid.article_id).update(status=Article.Status.SUBMITTED)
+    response = post(analyst_client, "reject_mention", essid.pk, {"version": 1})
+    assert response.status_code == 409
+    assert "can no longer be changed" in response.content.decode()
+
+
+def test_submit_with_undecided_suggestions_asks_first(analyst_client, essid):
+    response = post(analyst_client, "submit_article", essid.article_id)
+    assert response.status_code == 200
+    assert "1 suggestion still undecided. Submit anyway?" in response.content.decode()
+    assert Article.objects.get().status == "pretagged"
+    response = post(analyst_client, "submit_article", essid.article_id, {"even_if_undecided": "1"})
+    assert Article.objects.get().status == "submitted"
+    assert Event.objects.get(action="article.submit").after == {"status": "submitted", "undecided": 1}
+
+
+def test_submit_when_all_is_decided_needs_no_question(analyst_client, essid):
+    post(analyst_client, "confirm_mention", essid.pk, {"version": 1})
+    response = post(analyst_client, "submit_article", essid.article_id)
+    assert "Submitted for review" in response.content.decode()
+    assert Article.objects.get().status == "submitted"
+
+
+@pytest.mark.parametrize("name", ["relabel_mention", "resize_mention", "delete_mention"])
+def test_reviewer_cannot_change_mentions(client, reviewer, essid, name):
+    client.force_login(reviewer)
+    assert post(client, name, essid.pk, {"version": 1, "label": "GROUP", "move": "grow-end"}).status_code == 403
+
+
+@pytest.mark.parametrize("name", ["add_mention", "undo_decision", "confirm_all", "submit_article"])
+def test_reviewer_cannot_take_article_decisions(client, reviewer, article, name):
+    client.force_login(reviewer)
+    assert post(client, name, article.pk, {"start": 0, "end": 5, "label": "ACTOR"}).status_code == 403
