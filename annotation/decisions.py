@@ -81,6 +81,8 @@ def resize(mention_id: int, *, edge: str, grow: bool, version: int, by) -> Menti
             previous = article_text.token_before(text, last[0]) if last else None
             end = previous[1] if previous and previous[0] >= start else end
         _refuse_outside_body(mention.article, start, end, mention)
+        if "\n" in text[start:end]:
+            start, end = mention.start, mention.end  # a mention never runs across lines
         if (start, end) == (mention.start, mention.end):
             raise Refused(f"“{mention.text}” cannot be {'widened' if grow else 'narrowed'} "
                           f"at its {edge}.", mention)
@@ -98,6 +100,8 @@ def add(article_id: int, start: int, end: int, label: Label, *, by) -> Mention:
         start, end = article_text.snap_to_tokens(article.text, start, end)
         if start >= end:
             raise Refused("The selection holds no text.")
+        if "\n" in article.text[start:end]:
+            raise Refused("A mention cannot run across lines: select within one paragraph.")
         _refuse_outside_body(article, start, end)
         mention = Mention(article=article, start=start, end=end, text=article.text[start:end],
                           label=label, origin=Mention.Origin.ANALYST,

@@ -49,7 +49,8 @@ def label_css(request: HttpRequest) -> HttpResponse:
         name, colour = label.name.lower(), label.colour
         border = BORDER_STYLES[index % len(BORDER_STYLES)]
         rules.append(
-            f".label-{name}.mark {{ background: {colour}2e; border-bottom: 3px {border} {colour}; }}\n"
+            f".label-{name}.mark {{ background: {colour}24; border-bottom: 3px {border} {colour}; }}\n"
+            f".label-{name}.mark.is-confirmed {{ background: {colour}5c; }}\n"
             f".swatch.label-{name} {{ background: {colour}; color: #fff; }}\n"
             f".label-{name}.mark::after {{ color: {colour}; }}\n")
     response = HttpResponse("".join(rules), content_type="text/css")

@@ -23,21 +23,25 @@
 
   function marks() { return Array.prototype.slice.call(text.querySelectorAll("mark.mark")); }
 
+  // The focused mention is drawn by a style sheet keyed on its id, not by a class on the mark:
+  // fragments replace marks and rows at any moment, and the highlight must survive that.
+  var focusSheet = new CSSStyleSheet();
+  document.adoptedStyleSheets = document.adoptedStyleSheets.concat([focusSheet]);
+
   function focusMention(id, scroll) {
-    document.querySelectorAll(".is-focused").forEach(function (el) { el.classList.remove("is-focused"); });
-    focusedId = id;
     var mark = id && document.getElementById("mention-" + id);
-    var row = id && document.getElementById("mention-row-" + id);
-    if (!mark) { focusedId = null; return; }
+    focusedId = mark ? id : null;
+    root.dataset.focused = focusedId || "";
+    focusSheet.replaceSync(focusedId ?
+      "#mention-" + id + " { outline: 3px solid #1f2a37; outline-offset: 1px; }\n" +
+      "#mention-row-" + id + " { background: #fff8db; outline: 2px solid #ffbf47; outline-offset: -2px; }" : "");
+    if (!mark) return;
     focusedIndex = Math.max(0, marks().indexOf(mark));
-    mark.classList.add("is-focused");
-    if (row) row.classList.add("is-focused");
+    var row = document.getElementById("mention-row-" + id);
     if (scroll !== false) {
       mark.scrollIntoView({ block: "center" });
       if (row) row.scrollIntoView({ block: "nearest" });
     }
-    var status = document.getElementById("focus-status");
-    if (status) status.textContent = mark.textContent + " — " + mark.title;
   }
 
   function move(step) {
@@ -49,7 +53,7 @@
   }
 
   function post(url, values, source) {
-    htmx.ajax("POST", url, { source: source || text, values: values, swap: "none" });
+    htmx.ajax("POST", url, { source: source || text, values: values, target: "#messages", swap: "outerHTML" });
   }
 
   function mentionUrl(id, action) {
@@ -220,7 +224,7 @@
       case "]": act("resize", { move: "grow-end" }); break;
       case "{": act("resize", { move: "shrink-start" }); break;
       case "}": act("resize", { move: "shrink-end" }); break;
-      case "u": document.getElementById("undo-button") && htmx.trigger(document.getElementById("undo-button").form, "submit"); break;
+      case "u": if (root.dataset.undoUrl) post(root.dataset.undoUrl, {}); break;
       case "n": var next = document.getElementById("next-article"); if (next) location.href = next.href; break;
       case "a": startCaret(); break;
       case "?": toggleHelp(); break;
@@ -250,17 +254,21 @@
       if (event.target.id === "shortcuts-close") toggleHelp(false);
     });
     document.getElementById("add-mention") && document.getElementById("add-mention").addEventListener("htmx:beforeRequest", hideAddForm);
-    // Fragments replace marks and rows: put the focus back on the same mention, or on the
-    // nearest one when it is gone.
-    document.body.addEventListener("htmx:afterSettle", function () {
+    // Following a link between a mark and its side-list row focuses that mention.
+    function focusFromHash() {
+      var match = /^#mention-(?:row-)?(\d+)$/.exec(location.hash);
+      if (match) focusMention(match[1]);
+    }
+    window.addEventListener("hashchange", focusFromHash);
+    focusFromHash();
+    // When the focused mention is gone (deleted, undone), focus the one now at its place.
+    new MutationObserver(function () {
       text = document.getElementById("article-text");
-      if (focusedId && document.getElementById("mention-" + focusedId)) focusMention(focusedId, false);
-      else if (focusedId) {
+      if (focusedId && !document.getElementById("mention-" + focusedId)) {
         var all = marks();
-        focusedId = null;
-        if (all.length) focusMention(all[Math.min(focusedIndex, all.length - 1)].dataset.mention, false);
+        focusMention(all.length ? all[Math.min(focusedIndex, all.length - 1)].dataset.mention : null, false);
       }
-    });
+    }).observe(document.querySelector("main"), { childList: true, subtree: true });
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);

@@ -261,3 +261,20 @@ def test_reviewer_cannot_change_mentions(client, reviewer, essid, name):
 def test_reviewer_cannot_take_article_decisions(client, reviewer, article, name):
     client.force_login(reviewer)
     assert post(client, name, article.pk, {"start": 0, "end": 5, "label": "ACTOR"}).status_code == 403
+
+
+def test_widening_never_crosses_a_line_break(analyst_client, db):
+    article = ArticleFactory(text="Headline about Tunisia\nTunisian Authorities said so.",
+                             status=Article.Status.PRETAGGED)
+    mention = MentionFactory(article=article, start=23, end=43, label=Label.objects.get(name="GROUP"))
+    response = post(analyst_client, "resize_mention", mention.pk, {"version": 1, "move": "grow-start"})
+    assert response.status_code == 409
+    assert Mention.objects.get(pk=mention.pk).text == "Tunisian Authorities"
+
+
+def test_a_selection_across_lines_is_refused(analyst_client, db):
+    article = ArticleFactory(text="Headline about Tunisia\nTunisian Authorities said so.",
+                             status=Article.Status.PRETAGGED)
+    response = post(analyst_client, "add_mention", article.pk, {"start": 15, "end": 31, "label": "PLACE"})
+    assert response.status_code == 409
+    assert "across lines" in response.content.decode()
