@@ -39,7 +39,8 @@ def test_confirm_returns_the_row_with_the_mark_and_counts_out_of_band(analyst_cl
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in html
-    assert html.lstrip().startswith(f'<li id="mention-row-{suggestion.pk}" class="mention-row is-confirmed"')
+    assert html.lstrip().startswith('<div id="messages"')  # the main swap; all else out of band
+    assert f'<li id="mention-row-{suggestion.pk}" class="mention-row is-confirmed" data-mention="{suggestion.pk}" hx-swap-oob="true">' in html
     assert f'<mark id="mention-{suggestion.pk}" class="mark label-actor is-confirmed"' in html
     assert 'id="legend" class="legend" hx-swap-oob="true"' in html
     assert '<span class="count-confirmed">1</span>' in html
