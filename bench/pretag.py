@@ -25,6 +25,7 @@ on that server (the role needs CREATEDB) and dropped at the end.
 import argparse
 import atexit
 import json
+import logging
 import multiprocessing
 import os
 import shutil
@@ -65,13 +66,18 @@ def use_throwaway_database(tmp: Path) -> str | None:
         return None
     if urlsplit(url).path.strip("/") == BENCH_DB:
         sys.exit(f"DATABASE_URL already names {BENCH_DB!r}, the database this script drops.")
+    drop_bench_database(url, create=True)
+    os.environ["DATABASE_URL"] = urlsplit(url)._replace(path="/" + BENCH_DB).geturl()
+    return url
+
+
+def drop_bench_database(url: str, *, create: bool = False) -> None:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
-    os.environ["DATABASE_URL"] = urlsplit(url)._replace(path="/" + BENCH_DB).geturl()
-    return url
+        if create:
+            connection.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 def baseline(nlp, bodies: list[str]) -> tuple[float, int]:
@@ -180,6 +186,7 @@ def main() -> None:
     from config.broker import make_broker
     from corpus.models import Article
 
+    logging.getLogger("dramatiq").setLevel(logging.WARNING)  # keep the table readable
     previous = dramatiq.get_broker()
     broker = make_broker("", database=settings.DATABASES["default"])
     dramatiq.set_broker(broker)  # before annotation.tasks is imported (by enqueue_pretagging)
@@ -226,14 +233,14 @@ def main() -> None:
         print()
         for name, overhead in overheads:
             print(f"overhead ({name}): {overhead * 100:+.1f}% (goal: under +15%)")
+        if args.processes > 1 and args.processes >= (os.cpu_count() or 1):
+            print(f"note: {args.processes} processes on {os.cpu_count()} cores also share them with "
+                  "PostgreSQL and this process: the app figure for them is pessimistic.")
     finally:
         broker.close()
         connections.close_all()
         if drop_from:
-            import psycopg
-
-            with psycopg.connect(drop_from, autocommit=True) as connection:
-                connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}" WITH (FORCE)')
+            drop_bench_database(drop_from)
 
 
 if __name__ == "__main__":
