@@ -12,6 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from annotation import learning, linking
 from annotation.models import Event, Label, Mention
 from corpus import text as article_text
 from corpus.models import Article
@@ -109,6 +110,7 @@ def add(article_id: int, start: int, end: int, label: Label, *, by) -> Mention:
         _refuse_overlap(mention)
         mention.save()
         Event.record("mention.add", mention, article=article, actor=by, after=mention.snapshot())
+        _learn(mention, before_status="", by=by)
         start_work(article, by=by)
     return mention
 
@@ -149,6 +151,9 @@ def confirm_all(article_id: int, label: Label, *, seen: dict[int, int], by) -> l
             Event(action="mention.confirm", subject_type="mention", subject_id=m.pk,
                   article=article, actor=by, before=before, after={**m.snapshot(), "group": group})
             for m, before in confirmed)
+        others = list(article.mentions.live().select_related("entity", "label"))
+        for mention, _ in confirmed:
+            _learn(mention, before_status=Mention.Status.SUGGESTED, by=by, article_mentions=others)
         if confirmed:
             start_work(article, by=by)
     return [m for m, _ in confirmed]
@@ -178,8 +183,10 @@ def undo(article_id: int, *, by) -> list[Mention]:
 
 def _restore(event: Event, article: Article, labels: dict[str, Label], *, undone: set[int],
              by) -> Mention | None:
+    # Changes since, other than this analyst's own undos and the links that came with decisions.
     later = (Event.objects.filter(subject_type="mention", subject_id=event.subject_id, pk__gt=event.pk)
-             .exclude(pk__in=undone).exclude(action="mention.undo", actor=by))
+             .exclude(pk__in=undone).exclude(action="mention.undo", actor=by)
+             .filter(Q(action__in=UNDOABLE) | ~Q(actor=by)))
     if later.exists():
         raise Refused("That decision cannot be undone: someone changed the mention since.")
     if event.action == "mention.delete":
@@ -256,8 +263,16 @@ def _apply(mention: Mention, action: str, *, by, **changes) -> Mention:
     mention.save()
     Event.record(action, mention, article=mention.article, actor=by, before=before,
                  after=mention.snapshot())
+    _learn(mention, before_status=before["status"], by=by)
     start_work(mention.article, by=by)
     return mention
+
+
+def _learn(mention: Mention, *, before_status: str, by, article_mentions=None) -> None:
+    """Each decision links the mention to its entity and teaches the pre-tagger."""
+    if mention.status != before_status:
+        learning.record(mention, mention.status)
+    linking.link(mention, by=by, article_mentions=article_mentions)
 
 
 def _set(mention: Mention, *, by, **changes) -> None:

@@ -1,9 +1,11 @@
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, RangeOperators
+from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Func, Q
+from django.urls import reverse
 
 
 class LabelQuerySet(models.QuerySet):
@@ -34,6 +36,53 @@ class Label(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class EntityQuerySet(models.QuerySet):
+    def with_mention_counts(self) -> "EntityQuerySet":
+        return self.annotate(mention_count=models.Count("mentions", filter=~Q(
+            mentions__status="rejected")))
+
+
+class Entity(models.Model):
+    """The canonical thing mentions refer to: "Habib Essid" with the alias "Essid"."""
+
+    name = models.CharField(max_length=300)
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="entities")
+    aliases = ArrayField(models.CharField(max_length=300), default=list, blank=True)
+    # The name and aliases normalised (annotation.linking.normalise_name), for indexed lookups.
+    keys = ArrayField(models.CharField(max_length=300), default=list, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = EntityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "entities"
+        constraints = [models.UniqueConstraint(fields=["label", "name"], name="entity_name_per_label")]
+        indexes = [GinIndex(name="entity_name_trigram", fields=["name"], opclasses=["gin_trgm_ops"]),
+                   GinIndex(name="entity_keys", fields=["keys"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        from annotation.linking import normalise_name
+
+        self.keys = sorted({normalise_name(name) for name in self.names})
+        if "update_fields" in kwargs and kwargs["update_fields"] is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "keys"}
+        super().save(*args, **kwargs)
+
+    def get_absolute_url(self) -> str:
+        return reverse("annotation:entity_detail", args=[self.pk])
+
+    @property
+    def names(self) -> list[str]:
+        return [self.name, *self.aliases]
 
 
 class MentionQuerySet(models.QuerySet):
@@ -83,6 +132,12 @@ class Mention(models.Model):
     decided_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The canonical entity (ACTOR, GROUP, PLACE). A link found by a rule waits for the analyst to
+    # accept it; `link_reason` says which rule ("surname of Habib Essid").
+    entity = models.ForeignKey(Entity, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="mentions")
+    entity_accepted = models.BooleanField(default=False)
+    link_reason = models.CharField(max_length=200, blank=True)
 
     objects = MentionQuerySet.as_manager()
 
@@ -115,6 +170,31 @@ class Mention(models.Model):
                 "status": self.status, "origin": self.origin, "version": self.version,
                 "model_label": self.model_label, "decided_by": self.decided_by_id,
                 "decided_at": self.decided_at.isoformat() if self.decided_at else None}
+
+
+class SuppressedSuggestion(models.Model):
+    """What analysts keep rejecting (same text, same label) is no longer suggested.
+
+    Counts are kept for every (text, label) decided on; a pair is suppressed once it has been
+    rejected `REJECTIONS` times and never confirmed. Admins can switch any pair on or off."""
+
+    REJECTIONS = 2
+
+    text = models.CharField(max_length=300, help_text="normalised text (see annotation.learning)")
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="+")
+    rejections = models.PositiveIntegerField(default=0)
+    confirmations = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=False, help_text="not suggested any more")
+    # Set when an admin decides: automatic counting no longer switches it.
+    pinned = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-rejections", "text"]
+        constraints = [models.UniqueConstraint(fields=["text", "label"], name="suppression_per_label")]
+
+    def __str__(self) -> str:
+        return f"{self.text} [{self.label}]"
 
 
 class EventQuerySet(models.QuerySet):

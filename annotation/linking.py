@@ -1,0 +1,215 @@
+"""Linking confirmed mentions to canonical entities.
+
+Every confirmed ACTOR, GROUP and PLACE mention links to an Entity. The link is found by rules that
+hold for any news text, tried in order:
+
+1. the same name, or a known alias, of an entity with the same label;
+2. a surname (or any shorter tail) of a full ACTOR name in the same article ("Essid" → "Habib
+   Essid");
+3. an acronym spelled out in the same article ("GNA" ↔ "Government of National Accord");
+4. a spelling variant of a known name (PostgreSQL trigram similarity: "Ben Gardane" /
+   "Ben Guerdane");
+5. otherwise a new entity named after the mention.
+
+Rule 1 and a new entity are links as good as the analyst's own; the others are suggestions the
+analyst accepts, changes or clears. Every change records an Event.
+"""
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from django.contrib.postgres.search import TrigramSimilarity
+from django.db import transaction
+from django.db.models import Q
+
+from annotation.models import Entity, Event, Mention
+
+LINKED_LABELS = ("ACTOR", "GROUP", "PLACE")
+SIMILARITY = 0.5
+# Words an acronym skips when it is spelled out ("Government of National Accord" → GNA).
+_SKIPPED = {"of", "the", "and", "for", "in", "on", "de", "du", "des", "la", "le", "al", "el", "&"}
+_ACRONYM = re.compile(r"^[A-Z][A-Z.&]{1,9}$")
+_SPACE = re.compile(r"\s+")
+
+
+def normalise_name(text: str) -> str:
+    """The form two spellings of one name share: NFKC, case-folded, without a leading "the",
+    a possessive, quotes or a hashtag sign, underscores as spaces."""
+    text = unicodedata.normalize("NFKC", text).replace("’", "'").replace("_", " ")
+    text = re.sub(r"'s?$", "", text.strip().lstrip("#@")).strip(" \"'“”«»")
+    text = re.sub(r"^(the|l')\s+", "", text, flags=re.IGNORECASE)
+    return _SPACE.sub(" ", text).casefold()
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    entity: Entity | None  # None: a new entity, named `name`
+    reason: str
+    certain: bool  # as good as the analyst's own link
+    name: str = ""
+
+
+def suggest(mention: Mention, *, article_mentions: list[Mention] | None = None) -> Suggestion:
+    """The entity this mention most likely refers to, and why."""
+    label = mention.label
+    name = normalise_name(mention.text)
+    known = _by_name(name, label)
+    if known is not None:
+        reason = "same name" if normalise_name(known.name) == name else f"known alias of {known.name}"
+        return Suggestion(known, reason, certain=True)
+    others = article_mentions if article_mentions is not None else list(
+        mention.article.mentions.live().select_related("entity", "label").exclude(pk=mention.pk))
+    others = [m for m in others if m.pk != mention.pk and m.label_id == mention.label_id]
+    if label.name == "ACTOR":
+        full = _full_name_for(name, others)
+        if full is not None:
+            return _towards(full, f"surname of {full.text}")
+    partner = _acronym_partner(mention.text, others)
+    if partner is not None:
+        return _towards(partner, f"acronym of {partner.text}" if _is_acronym(mention.text)
+                        else f"spelled out as {partner.text}")
+    variant = _variant(name, label)
+    if variant is not None:
+        return Suggestion(variant, f"spelling variant of {variant.name}", certain=False)
+    return Suggestion(None, "new entity", certain=True, name=mention.text)
+
+
+def _towards(other: Mention, reason: str) -> Suggestion:
+    """Link to the entity another mention of the article has, or would have."""
+    entity = other.entity or _by_name(normalise_name(other.text), other.label)
+    return Suggestion(entity, reason, certain=False, name=other.text)
+
+
+def link(mention: Mention, *, by, article_mentions: list[Mention] | None = None) -> None:
+    """Link a newly confirmed mention (called by annotation.decisions in its transaction)."""
+    if mention.label.name not in LINKED_LABELS or mention.status != Mention.Status.CONFIRMED:
+        return
+    if mention.entity_id and mention.entity.label_id == mention.label_id:
+        return  # already linked, and still right
+    suggestion = suggest(mention, article_mentions=article_mentions)
+    entity = suggestion.entity or _new_entity(suggestion.name, mention.label, by=by)
+    _set_link(mention, entity, accepted=suggestion.certain, reason=suggestion.reason, by=by)
+
+
+def accept(mention: Mention, *, by) -> None:
+    """The analyst agrees with the suggested link: the name becomes an alias the pre-tagger and
+    rule 1 will know."""
+    with transaction.atomic():
+        if mention.entity is None:
+            return
+        _add_alias(mention.entity, mention.text)
+        _set_link(mention, mention.entity, accepted=True, reason=mention.link_reason, by=by)
+
+
+def change(mention: Mention, name: str, *, by) -> Entity:
+    """Link to the entity of this name (with the mention's label), created if there is none."""
+    with transaction.atomic():
+        entity = _by_name(normalise_name(name), mention.label) or _new_entity(name, mention.label, by=by)
+        _add_alias(entity, mention.text)
+        _set_link(mention, entity, accepted=True, reason="chosen by the analyst", by=by)
+    return entity
+
+
+def _add_alias(entity: Entity, name: str) -> None:
+    name = name.strip().lstrip("#").replace("_", " ")
+    if normalise_name(name) not in entity.keys:
+        entity.aliases = [*entity.aliases, name]
+        entity.save(update_fields=["aliases", "updated_at"])
+
+
+def clear(mention: Mention, *, by) -> None:
+    with transaction.atomic():
+        _set_link(mention, None, accepted=True, reason="cleared by the analyst", by=by)
+
+
+def rename(entity: Entity, name: str, *, by) -> Entity:
+    """A new canonical name; the old one stays as an alias."""
+    name = name.strip()
+    with transaction.atomic():
+        before = {"name": entity.name, "aliases": entity.aliases}
+        if normalise_name(name) != normalise_name(entity.name):
+            entity.aliases = [alias for alias in entity.aliases
+                              if normalise_name(alias) != normalise_name(name)] + [entity.name]
+        entity.name = name
+        entity.save()
+        Event.record("entity.rename", entity, article=None, actor=by, before=before,
+                     after={"name": entity.name, "aliases": entity.aliases})
+    return entity
+
+
+def merge(source: Entity, target: Entity, *, by) -> Entity:
+    """Fold `source` into `target`: its mentions, its name and aliases; `source` is deleted."""
+    if source.pk == target.pk:
+        raise ValueError("An entity cannot be merged into itself.")
+    if source.label_id != target.label_id:
+        raise ValueError(f"{source.name} is a {source.label} and {target.name} a {target.label}: "
+                         "relabel first, then merge.")
+    with transaction.atomic():
+        known = {normalise_name(n) for n in target.names}
+        target.aliases = [*target.aliases, *(n for n in source.names if normalise_name(n) not in known)]
+        target.save(update_fields=["aliases", "updated_at"])
+        moved = Mention.objects.filter(entity=source).update(entity=target)
+        Event.record("entity.merge", target, article=None, actor=by,
+                     before={"merged": source.pk, "name": source.name, "aliases": source.aliases},
+                     after={"name": target.name, "aliases": target.aliases, "mentions": moved})
+        source.delete()
+    return target
+
+
+def _set_link(mention: Mention, entity: Entity | None, *, accepted: bool, reason: str, by) -> None:
+    before = {"entity": mention.entity_id, "accepted": mention.entity_accepted}
+    mention.entity = entity
+    mention.entity_accepted = accepted
+    mention.link_reason = reason[:200]
+    mention.save(update_fields=["entity", "entity_accepted", "link_reason"])
+    Event.record("mention.link", mention, article=mention.article, actor=by, before=before,
+                 after={"entity": mention.entity_id, "accepted": accepted, "reason": reason})
+
+
+def _new_entity(name: str, label, *, by) -> Entity:
+    name = name.strip().lstrip("#").replace("_", " ")
+    return _by_name(normalise_name(name), label) or Entity.objects.create(
+        label=label, name=name, created_by=by)
+
+
+def _by_name(normalised: str, label) -> Entity | None:
+    """The entity with this name or alias (compared normalised, through an indexed array)."""
+    return Entity.objects.filter(label=label, keys__contains=[normalised]).order_by("pk").first()
+
+
+def _full_name_for(name: str, others: list[Mention]) -> Mention | None:
+    words = name.split()
+    for other in others:
+        other_words = normalise_name(other.text).split()
+        if len(other_words) > len(words) and other_words[-len(words):] == words:
+            return other
+    return None
+
+
+def _is_acronym(text: str) -> bool:
+    return bool(_ACRONYM.match(text.strip()))
+
+
+def _initials(text: str) -> str:
+    words = [w for w in re.split(r"[\s\-]+", text) if w and w.lower() not in _SKIPPED]
+    return "".join(w[0] for w in words).upper()
+
+
+def _acronym_partner(text: str, others: list[Mention]) -> Mention | None:
+    if _is_acronym(text):
+        letters = text.replace(".", "").replace("&", "").upper()
+        return next((o for o in others if not _is_acronym(o.text) and len(o.text.split()) > 1
+                     and _initials(o.text) == letters), None)
+    initials = _initials(text)
+    if len(text.split()) > 1 and len(initials) > 1:
+        return next((o for o in others if _is_acronym(o.text)
+                     and o.text.replace(".", "").upper() == initials), None)
+    return None
+
+
+def _variant(name: str, label) -> Entity | None:
+    return (Entity.objects.filter(label=label)
+            .annotate(similarity=TrigramSimilarity("name", name))
+            .filter(similarity__gte=SIMILARITY).order_by("-similarity").first())
+
