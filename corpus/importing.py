@@ -9,7 +9,7 @@ leaves nothing half-written.
 import datetime
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -34,6 +34,7 @@ class Row:
     url: str = ""
     source: str = ""
     published: datetime.date | None = None
+    spans: list[tuple[int, int, str]] = field(default_factory=list)
     error: str = ""
 
 
@@ -99,11 +100,37 @@ def _fill_row(row: Row, data) -> str:
             return f'"{name}" must be a string'
         setattr(row, name, value.strip())
     row.title = row.title or _first_line(text)
+    if (error := _fill_spans(row, data.get("spans"))):
+        return error
     if published := data.get("published"):
         try:
             row.published = datetime.date.fromisoformat(str(published)[:10])
         except ValueError:
             return f'"published" is not a date (YYYY-MM-DD): {published!r}'
+    return ""
+
+
+def _fill_spans(row: Row, spans) -> str:
+    """Pre-annotated spans ({"start", "end", "label"}, end exclusive), checked against the text."""
+    if spans is None:
+        return ""
+    if not isinstance(spans, list):
+        return '"spans" must be a list'
+    for number, span in enumerate(spans, start=1):
+        try:
+            start, end, label = int(span["start"]), int(span["end"]), str(span["label"])
+        except (KeyError, TypeError, ValueError):
+            return f'span {number} needs integer "start" and "end" and a "label"'
+        if not 0 <= start < end <= len(row.text):
+            return f"span {number} ({start}–{end}) lies outside the text"
+        if "text" in span and span["text"] != row.text[start:end]:
+            return (f'span {number}: "text" says {span["text"]!r} but the offsets hold '
+                    f"{row.text[start:end]!r}")
+        row.spans.append((start, end, label))
+    row.spans.sort()
+    for (_, end, _), (start, _, _) in zip(row.spans, row.spans[1:]):
+        if start < end:
+            return f"spans overlap at {start}"
     return ""
 
 
@@ -114,8 +141,11 @@ def _first_line(text: str) -> str:
     return ""
 
 
-def import_files(paths: list[Path], *, by=None) -> ImportBatch:
-    """Store every good row of the files as one batch and enqueue their pre-tagging."""
+def import_files(paths: list[Path], *, by=None, confirmed: bool = False) -> ImportBatch:
+    """Store every good row of the files as one batch and enqueue their pre-tagging.
+
+    With `confirmed`, the rows' spans are stored as decisions already taken (an annotated corpus
+    in the gold shape): confirmed mentions, linked to entities, learnt from; no pre-tagging."""
     batch = ImportBatch(created_by=by, files=[path.name for path in paths])
     rows: list[Row] = []
     for path in paths:
@@ -124,37 +154,69 @@ def import_files(paths: list[Path], *, by=None) -> ImportBatch:
         except (UnreadableFile, OSError) as error:
             message = str(error) if isinstance(error, UnreadableFile) else f"{path.name}: {error.strerror}"
             batch.errors.append({"file": path.name, "row": None, "error": message})
-    return store_rows(batch, rows)
+    return store_rows(batch, rows, confirmed=confirmed, by=by)
 
 
-def store_rows(batch: ImportBatch, rows: list[Row]) -> ImportBatch:
+def store_rows(batch: ImportBatch, rows: list[Row], *, confirmed: bool = False, by=None) -> ImportBatch:
+    labels = _labels()
     for row in rows:
+        unknown = sorted({label for _, _, label in row.spans} - labels.keys())
+        if unknown and not row.error:
+            row.error = f"unknown label {', '.join(unknown)} (known: {', '.join(labels)})"
         if row.error:
             batch.errors.append({"file": row.file, "row": row.number, "error": row.error})
     good = [row for row in rows if not row.error]
     batch.failed = len(batch.errors)
     with transaction.atomic():
         batch.save()
-        articles, seen = [], set()
+        articles, spans = [], {}  # spans: text hash → the row's pre-annotated spans
         sources = _sources({row.source for row in good if row.source})
+        status = Article.Status.SUBMITTED if confirmed else Article.Status.NEW
         for row in good:
             article = Article(title=row.title, url=row.url, published=row.published, text=row.text,
-                              source=sources.get(row.source), batch=batch)
+                              source=sources.get(row.source), batch=batch, status=status)
             article.derive_from_text()
-            if article.text_hash in seen:
+            if article.text_hash in spans:
                 batch.duplicates += 1
                 continue
-            seen.add(article.text_hash)
+            spans[article.text_hash] = row.spans
             articles.append(article)
-        existing = set(Article.objects.filter(text_hash__in=seen).values_list("text_hash", flat=True))
+        existing = set(Article.objects.filter(text_hash__in=spans).values_list("text_hash", flat=True))
         batch.duplicates += len(existing)
         articles = [article for article in articles if article.text_hash not in existing]
         Article.objects.bulk_create(articles)
         batch.stored = len(articles)
         batch.status = ImportBatch.Status.STORED
         batch.save()
-        enqueue_pretagging([article.pk for article in articles])
+        if confirmed:
+            for article in articles:
+                _store_decisions(article, spans[article.text_hash], labels, by=by)
+        else:
+            enqueue_pretagging([article.pk for article in articles])
     return batch
+
+
+def _labels() -> dict:
+    from annotation.models import Label
+
+    return {label.name: label for label in Label.objects.all()}
+
+
+def _store_decisions(article: Article, spans: list[tuple[int, int, str]], labels: dict, *, by) -> None:
+    """Confirmed mentions as if an analyst had marked them, with their links and what they teach."""
+    from annotation import learning, linking
+    from annotation.models import Event, Mention
+
+    mentions = Mention.objects.bulk_create(
+        Mention(article=article, start=start, end=end, text=article.text[start:end],
+                label=labels[label], origin=Mention.Origin.ANALYST, status=Mention.Status.CONFIRMED,
+                decided_by=by)
+        for start, end, label in spans)
+    Event.record("article.import_confirmed", article, article=article, actor=by,
+                 after={"status": article.status, "mentions": len(mentions)})
+    for mention in mentions:
+        learning.record(mention, Mention.Status.CONFIRMED)
+        linking.link(mention, by=by, article_mentions=mentions)
 
 
 def _sources(names: set[str]) -> dict[str, Source]:

@@ -101,3 +101,39 @@ def test_unsupported_file_type_is_refused_clearly(db, tmp_path):
     path.write_bytes(b"PK")
     with pytest.raises(CommandError, match="Nothing could be imported"):
         call_command("import_articles", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+
+
+def test_confirmed_import_stores_spans_as_decisions_links_and_learns(db, tmp_path, broker):
+    from annotation.learning import knowledge
+    from annotation.models import Entity, Mention
+
+    text = "Habib Essid met NATO in Tunis. Essid said 36 died."
+    path = write_jsonl(tmp_path / "gold.jsonl", [{"text": text, "spans": [
+        {"start": 0, "end": 11, "label": "ACTOR", "text": "Habib Essid"},
+        {"start": 16, "end": 20, "label": "GROUP"}, {"start": 24, "end": 29, "label": "PLACE"},
+        {"start": 31, "end": 36, "label": "ACTOR"}, {"start": 42, "end": 44, "label": "FIGURE"}]}])
+    batch = importing.import_files([path], confirmed=True)
+    article = batch.articles.get()
+    assert article.status == "submitted"
+    assert set(article.mentions.values_list("origin", "status")) == {("analyst", "confirmed")}
+    essid = article.mentions.get(text="Essid")
+    assert (essid.entity.name, essid.link_reason) == ("Habib Essid", "surname of Habib Essid")
+    assert Entity.objects.count() == 3
+    assert {"pattern": "NATO", "label": "GROUP"}.items() <= next(
+        p for p in knowledge().patterns if p["pattern"] == "NATO").items()
+    assert broker.queues.get("default") is None or broker.queues["default"].qsize() == 0
+    assert Mention.objects.count() == 5
+
+
+@pytest.mark.parametrize(("spans", "message"), [
+    ([{"start": 0, "end": 99, "label": "ACTOR"}], "lies outside the text"),
+    ([{"start": 0, "label": "ACTOR"}], 'needs integer "start" and "end"'),
+    ([{"start": 0, "end": 5, "label": "WEAPON"}], "unknown label WEAPON"),
+    ([{"start": 0, "end": 5, "label": "ACTOR"}, {"start": 3, "end": 8, "label": "PLACE"}], "spans overlap"),
+    ([{"start": 0, "end": 5, "label": "ACTOR", "text": "Other"}], "the offsets hold 'Habib'"),
+])
+def test_bad_spans_are_row_errors(db, tmp_path, spans, message):
+    path = write_jsonl(tmp_path / "bad.jsonl", [{"text": "Habib Essid spoke.", "spans": spans}])
+    batch = importing.import_files([path], confirmed=True)
+    assert batch.stored == 0
+    assert message in batch.errors[0]["error"]

@@ -10,19 +10,24 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+        parser.add_argument("--confirmed", action="store_true",
+                            help="the rows' spans are decisions already taken (gold-shaped JSONL): "
+                                 "store them as confirmed mentions and learn from them")
 
-    def handle(self, *args, paths: list[Path], **options):
+    def handle(self, *args, paths: list[Path], confirmed: bool = False, **options):
         missing = [str(path) for path in paths if not path.is_file()]
         if missing:
             raise CommandError(f"No such file: {', '.join(missing)}")
-        batch = importing.import_files(paths)
+        batch = importing.import_files(paths, confirmed=confirmed)
         for error in batch.errors:
             where = error["file"] + (f", line {error['row']}" if error["row"] else "")
             self.stderr.write(f"{where}: {error['error']}")
         self.stdout.write(self.style.SUCCESS(
             f"Import batch {batch.pk}: {batch.stored} stored, {batch.duplicates} duplicate, "
             f"{batch.failed} failed."))
-        if batch.stored:
+        if batch.stored and confirmed:
+            self.stdout.write("Their spans are stored as confirmed mentions and learnt from.")
+        elif batch.stored:
             self.stdout.write("Pre-tagging is queued; a worker (`make worker`) picks it up.")
         if batch.failed and not batch.stored and not batch.duplicates:
             raise CommandError("Nothing could be imported.")
