@@ -5,12 +5,13 @@ changes a mention an analyst has decided on (nor suggests again what they reject
 """
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from django.conf import settings
 from django.db import transaction
 from spacy.language import Language
 
+from annotation import learning
 from annotation import nlp as spacy_nlp
 from annotation.models import Event, Label, Mention
 from corpus.models import Article
@@ -27,14 +28,25 @@ def pretag(article: Article, *, nlp: Language) -> int:
 
 
 def pretag_many(articles: Sequence[Article], *, nlp: Language, batch_size: int = 32) -> int:
-    """Pre-tag the articles with `nlp.pipe` over their bodies; returns how many suggestions."""
+    """Pre-tag the articles with `nlp.pipe` over their bodies; returns how many suggestions.
+
+    What the analysts taught (annotation.learning) applies: confirmed names as patterns, and
+    no suggestion of what they keep rejecting."""
     labels = {label.name: label for label in Label.objects.all()}
-    label_map = Label.objects.all().spacy_map()
-    bodies = ((article.body, article.body_start) for article in articles)
-    found_per_article = spacy_nlp.find_entities_in_bodies(nlp, bodies, label_map,
-                                                          batch_size=batch_size)
+    bodies = [(article.body, article.body_start) for article in articles]
     return sum(store_suggestions(article, found, labels)
-               for article, found in zip(articles, found_per_article))
+               for article, found in zip(articles, suggest(nlp, bodies, batch_size=batch_size)))
+
+
+def suggest(nlp: Language, bodies: list[tuple[str, int]], *, batch_size: int = 32,
+            learnt: bool = True) -> Iterator[list[spacy_nlp.FoundEntity]]:
+    """The suggestions for each (body, offset): the pipeline, the label map, and (unless
+    `learnt` is False, to measure without it) what the analysts taught."""
+    knowledge = learning.knowledge() if learnt else learning.Knowledge([], frozenset(), "none")
+    spacy_nlp.apply_knowledge(nlp, knowledge.patterns, knowledge.fingerprint)
+    found = spacy_nlp.find_entities_in_bodies(nlp, bodies, Label.objects.all().spacy_map(),
+                                              batch_size=batch_size)
+    return (learning.without_suppressed(entities, knowledge) for entities in found)
 
 
 def store_suggestions(article: Article, found: list[spacy_nlp.FoundEntity],
@@ -47,7 +59,7 @@ def store_suggestions(article: Article, found: list[spacy_nlp.FoundEntity],
         suggestions = [
             Mention(article=article, start=entity.start_char, end=entity.end_char,
                     text=entity.text, label=labels[entity.label], model_label=entity.model_label,
-                    origin=Mention.Origin.MODEL)
+                    origin=Mention.Origin.PATTERN if entity.origin == "pattern" else Mention.Origin.MODEL)
             for entity in found
             if not _overlaps_any(entity.start_char, entity.end_char, kept)
         ]

@@ -39,8 +39,12 @@ def knowledge() -> Knowledge:
     return Knowledge(patterns, suppressed, digest)
 
 
-def is_suppressed(text: str, label: str, suppressed: frozenset[tuple[str, str]]) -> bool:
-    return (normalise_name(text), label) in suppressed
+def without_suppressed(found: list, knowledge: Knowledge) -> list:
+    """Drop what analysts keep rejecting (same normalised text, same label)."""
+    if not knowledge.suppressed:
+        return found
+    return [entity for entity in found
+            if (normalise_name(entity.text), entity.label) not in knowledge.suppressed]
 
 
 def record(mention: Mention, status: str) -> None:

@@ -33,7 +33,8 @@ class FoundEntity:
     label: str  # our label (ACTOR, GROUP, PLACE, FIGURE)
     start_char: int
     end_char: int
-    model_label: str  # the spaCy label it came from
+    model_label: str  # the spaCy label it came from (our label, for a learnt pattern)
+    origin: str = "model"  # "pattern" when a learnt name matched
 
 
 # =============================================================================================
@@ -222,12 +223,32 @@ def _split_glued_hyphens(tokenizer) -> None:
         tokenizer.suffix_search = re.compile(f"{suffix.pattern}|{_SUFFIX_DASH}").search
 
 
+LEARNED = "sourcemark_learned"
+_applied: dict[int, str] = {}  # id(nlp) → fingerprint of the knowledge it holds
+
+
+def apply_knowledge(nlp: Language, patterns: list[dict], fingerprint: str) -> None:
+    """Names the analysts confirmed, as patterns with their label (ours, e.g. "PLACE"), matched
+    after every other rule and winning over them. Rebuilt only when the knowledge changed."""
+    if _applied.get(id(nlp)) == fingerprint:
+        return
+    if LEARNED in nlp.pipe_names:
+        nlp.remove_pipe(LEARNED)
+    if patterns:
+        ruler = nlp.add_pipe("entity_ruler", name=LEARNED, last=True,
+                             config={"overwrite_ents": True, "validate": False})
+        with nlp.select_pipes(enable=[]):
+            ruler.add_patterns(patterns)
+    _applied[id(nlp)] = fingerprint
+
+
 def entities_of(doc: Doc, label_map: dict[str, str], *, offset: int = 0) -> list[FoundEntity]:
+    """Entities with a label the map knows. A learnt pattern's label is already ours."""
     return [
-        FoundEntity(ent.text, label_map[ent.label_], ent.start_char + offset,
-                    ent.end_char + offset, ent.label_)
+        FoundEntity(ent.text, label_map.get(ent.label_) or ent.label_, ent.start_char + offset,
+                    ent.end_char + offset, ent.label_, "pattern" if ent.ent_id_ else "model")
         for ent in doc.ents
-        if ent.label_ in label_map
+        if ent.label_ in label_map or ent.ent_id_
     ]
 
 

@@ -88,3 +88,32 @@ def test_evaluate_refuses_a_malformed_gold_file(db, tmp_path):
     path.write_text("{broken\n", encoding="utf-8")
     with pytest.raises(CommandError, match="line 1: expected a JSON object"):
         run("evaluate", str(path))
+
+
+def test_evaluate_cross_validates_learning_and_keeps_nothing(db, nlp):
+    out, _ = run("evaluate", "--cross-validate", str(GOLD))
+    assert "each scored after learning from all the others (leave one out)" in out
+    assert "lenient F1 before → after:" in out
+    from annotation.models import Entity
+
+    assert not Article.objects.exists() and not Entity.objects.exists()
+
+
+def test_evaluate_learn_from_scores_before_and_after(db, nlp, tmp_path):
+    lines = GOLD.read_text(encoding="utf-8").splitlines()
+    train, test = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
+    train.write_text("\n".join(lines[:3]), encoding="utf-8")
+    test.write_text("\n".join(lines[3:]), encoding="utf-8")
+    out, _ = run("evaluate", str(test), "--learn-from", str(train))
+    assert "2 documents, the pipeline before learning" in out
+    assert "2 documents, after learning from train.jsonl" in out
+
+
+def test_pretag_untouched_retags_only_articles_nobody_started(seed_articles, nlp, analyst):
+    run("pretag", "--sync")
+    started = seed_articles[0]
+    mention = started.mentions.first()
+    decisions.confirm(mention.pk, version=1, by=analyst)
+    out, _ = run("pretag", "--sync", "--untouched")
+    assert "Pre-tagged 4 articles" in out
+    assert started.events.filter(action="article.pretag").count() == 1

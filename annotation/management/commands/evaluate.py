@@ -2,12 +2,21 @@ import json
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from annotation import evaluation, extraction
-from annotation import nlp as spacy_nlp
 from annotation.models import Label, Mention
-from corpus.models import Article
+from corpus import importing
+from corpus.models import Article, ImportBatch
 from corpus.text import body_bounds, text_hash
+
+# Training copies are stored with this first line, so they never collide with a stored article
+# of the same text; their spans shift with it. Everything is rolled back at the end.
+TRAINING_PREFIX = "Evaluation training copy\n"
+
+
+class _RollBack(Exception):
+    pass
 
 
 class Command(BaseCommand):
@@ -16,29 +25,92 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("gold", type=Path, metavar="GOLD.jsonl")
-        parser.add_argument("--fresh", action="store_true",
-                            help="run the pipeline on the gold texts now instead of reading the "
-                                 "stored pre-tags (the texts need not be in the corpus)")
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument("--fresh", action="store_true",
+                          help="run the pipeline on the gold texts now instead of reading the "
+                               "stored pre-tags (the texts need not be in the corpus)")
+        mode.add_argument("--learn-from", type=Path, metavar="TRAIN.jsonl",
+                          help="score the pipeline on GOLD before and after learning from the "
+                               "decisions in TRAIN (nothing is kept)")
+        mode.add_argument("--cross-validate", action="store_true",
+                          help="for each GOLD document, learn from all the others and score it "
+                               "before and after (nothing is kept)")
 
-    def handle(self, *args, gold: Path, fresh: bool = False, **options):
+    def handle(self, *args, gold: Path, fresh=False, learn_from=None, cross_validate=False, **options):
         documents = self.read_gold(gold)
-        labels = list(Label.objects.values_list("name", flat=True))
-        scores = evaluation.new_scores()
-        scored = 0
+        self.labels = list(Label.objects.values_list("name", flat=True))
+        if learn_from:
+            self.before_after(documents, train=[d for _, d in self.read_gold(learn_from)],
+                              what=f"after learning from {learn_from.name}")
+        elif cross_validate:
+            self.cross_validate(documents)
+        elif fresh:
+            self.report(self.score(documents, self.fresh), f"the pipeline run now against {gold.name}")
+        else:
+            self.report(self.score(documents, self.stored), f"the stored pre-tags against {gold.name}")
+
+    def report(self, scores, what: str) -> None:
+        self.stdout.write(f"{self.scored} documents, {what}:\n")
+        self.stdout.write(evaluation.format_table(scores, self.labels) + "\n")
+
+    def score(self, documents, predict, scores=None):
+        scores = scores or evaluation.new_scores()
+        self.scored = 0
         for number, document in documents:
-            predicted = self.fresh(document) if fresh else self.stored(document)
+            predicted = predict(document)
             if predicted is None:
-                self.stderr.write(f"{gold.name}, line {number}: this text is not in the corpus "
+                self.stderr.write(f"line {number}: this text is not in the corpus "
                                   "(import it, or use --fresh); skipped")
                 continue
-            gold_spans = [evaluation.Span(s["start"], s["end"], s["label"]) for s in document["spans"]]
-            evaluation.score_document(gold_spans, predicted, scores)
-            scored += 1
-        if not scored:
+            gold = [evaluation.Span(s["start"], s["end"], s["label"]) for s in document["spans"]]
+            evaluation.score_document(gold, predicted, scores)
+            self.scored += 1
+        if not self.scored:
             raise CommandError("No gold document could be scored.")
-        source = "the pipeline run now" if fresh else "the stored pre-tags"
-        self.stdout.write(f"{scored} documents, {source} against {gold.name}:\n")
-        self.stdout.write(evaluation.format_table(scores, labels))
+        return scores
+
+    def before_after(self, documents, *, train: list[dict], what: str) -> None:
+        before = self.score(documents, lambda d: self.fresh(d, learnt=False))
+        after = self.learnt(train, lambda: self.score(documents, self.fresh))
+        self.report(before, "the pipeline before learning")
+        self.report(after, what)
+        self.delta(before, after)
+
+    def cross_validate(self, documents) -> None:
+        before, after = evaluation.new_scores(), evaluation.new_scores()
+        for index, held_out in enumerate(documents):
+            others = [d for i, (_, d) in enumerate(documents) if i != index]
+            self.score([held_out], lambda d: self.fresh(d, learnt=False), before)
+            self.learnt(others, lambda: self.score([held_out], self.fresh, after))
+        self.scored = len(documents)
+        self.report(before, "each scored before learning")
+        self.report(after, "each scored after learning from all the others (leave one out)")
+        self.delta(before, after)
+
+    def learnt(self, train: list[dict], measure):
+        """Run `measure` after importing `train` as confirmed decisions, then roll all back."""
+        result = None
+        try:
+            with transaction.atomic():
+                rows = [importing.Row(file="training", number=n, text=TRAINING_PREFIX + d["text"],
+                                      title=f"training {n}", spans=[
+                                          (s["start"] + len(TRAINING_PREFIX), s["end"] + len(TRAINING_PREFIX),
+                                           s["label"]) for s in d["spans"]])
+                        for n, d in enumerate(train, start=1)]
+                importing.store_rows(ImportBatch(), rows, confirmed=True)
+                result = measure()
+                raise _RollBack
+        except _RollBack:
+            pass
+        return result
+
+    def delta(self, before, after) -> None:
+        lines = ["lenient F1 before → after:"]
+        for label in [*self.labels, "ALL"]:
+            b = before["lenient"].overall if label == "ALL" else before["lenient"].per_label[label]
+            a = after["lenient"].overall if label == "ALL" else after["lenient"].per_label[label]
+            lines.append(f"  {label:<8} {b.f1:.3f} → {a.f1:.3f} ({a.f1 - b.f1:+.3f})")
+        self.stdout.write("\n".join(lines))
 
     def read_gold(self, path: Path) -> list[tuple[int, dict]]:
         try:
@@ -68,9 +140,8 @@ class Command(BaseCommand):
         machine = article.mentions.filter(origin__in=[Mention.Origin.MODEL, Mention.Origin.PATTERN])
         return [evaluation.Span(m.start, m.end, m.label.name) for m in machine.select_related("label")]
 
-    def fresh(self, document: dict) -> list[evaluation.Span]:
+    def fresh(self, document: dict, *, learnt: bool = True) -> list[evaluation.Span]:
         text = document["text"]
         start, end = body_bounds(text)
-        found = next(spacy_nlp.find_entities_in_bodies(extraction.get_nlp(), [(text[start:end], start)],
-                                                       Label.objects.all().spacy_map()))
+        found = next(extraction.suggest(extraction.get_nlp(), [(text[start:end], start)], learnt=learnt))
         return [evaluation.Span(f.start_char, f.end_char, f.label) for f in found]

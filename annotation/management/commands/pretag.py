@@ -20,13 +20,17 @@ class Command(BaseCommand):
         which.add_argument("--article", type=int, action="append", metavar="ID",
                            help="an article id (repeatable)")
         which.add_argument("--batch", type=int, metavar="ID", help="every article of an import batch")
+        which.add_argument("--untouched", action="store_true",
+                           help="pre-tag again every article nobody has started on, with what the "
+                                "analysts taught since")
         parser.add_argument("--retag", action="store_true",
                             help="pre-tag again articles already pre-tagged (decided mentions are kept)")
         parser.add_argument("--sync", action="store_true", help="run here, not in the workers")
         parser.add_argument("--no-wait", action="store_true",
                             help="enqueue and return without following the workers' progress")
 
-    def handle(self, *args, article=None, batch=None, retag=False, sync=False, no_wait=False, **options):
+    def handle(self, *args, article=None, batch=None, untouched=False, retag=False, sync=False,
+               no_wait=False, **options):
         articles = Article.objects.order_by("pk")
         if article:
             articles = articles.filter(pk__in=article)
@@ -38,6 +42,9 @@ class Command(BaseCommand):
             articles = articles.filter(batch_id=batch)
             if not articles.exists():
                 raise CommandError(f"Import batch {batch} has no articles (or does not exist)")
+        elif untouched:
+            articles = articles.filter(status=Article.Status.PRETAGGED)
+            retag = True
         if not retag:
             articles = articles.untagged()
         ids = list(articles.values_list("pk", flat=True))
