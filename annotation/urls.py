@@ -15,4 +15,11 @@ urlpatterns = [
     path("mentions/<int:mention_id>/relabel/", views.relabel_mention, name="relabel_mention"),
     path("mentions/<int:mention_id>/resize/", views.resize_mention, name="resize_mention"),
     path("mentions/<int:mention_id>/delete/", views.delete_mention, name="delete_mention"),
+    path("mentions/<int:mention_id>/link/accept/", views.accept_link, name="accept_link"),
+    path("mentions/<int:mention_id>/link/clear/", views.clear_link, name="clear_link"),
+    path("mentions/<int:mention_id>/link/change/", views.change_link, name="change_link"),
+    path("entities/", views.entity_list, name="entity_list"),
+    path("entities/<int:entity_id>/", views.entity_detail, name="entity_detail"),
+    path("entities/<int:entity_id>/rename/", views.rename_entity, name="rename_entity"),
+    path("entities/<int:entity_id>/merge/", views.merge_entity, name="merge_entity"),
 ]

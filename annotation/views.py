@@ -1,16 +1,23 @@
 import bisect
+import re
 from dataclasses import dataclass
 from http import HTTPStatus
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.postgres.search import TrigramSimilarity
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Case, CharField, F, Func, Q, QuerySet, Value, When
+from django.db.models.functions import Greatest, Substr
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
-from annotation import decisions
+from annotation import decisions, linking
 from annotation.idempotency import idempotent
-from annotation.models import Label, Mention
+from annotation.models import Entity, Label, Mention
 from corpus.models import Article
 
 PAGE = "annotation/article_detail.html"
@@ -218,7 +225,7 @@ def _invalid(message: str) -> HttpResponse:
 
 
 def _page_context(article: Article) -> dict:
-    mentions = list(article.mentions.for_page())
+    mentions = list(article.mentions.for_page().select_related("entity"))  # rows show their entity
     labels = list(Label.objects.all())
     by_label = {label.pk: LabelGroup(label, []) for label in labels}
     for mention in mentions:
@@ -259,3 +266,200 @@ def _segments(article: Article, mentions: list[Mention]) -> list[Segment]:
     if position < len(text):
         segments.append(Segment(text[position:], boilerplate=True))
     return segments
+
+
+# Links from confirmed mentions to their entities (annotation.linking).
+
+@require_POST
+@login_required
+@permission_required("annotation.change_mention", raise_exception=True)
+@idempotent
+def accept_link(request: HttpRequest, mention_id: int) -> HttpResponse:
+    return _on_link(request, mention_id, lambda mention: linking.accept(mention, by=request.user))
+
+
+@require_POST
+@login_required
+@permission_required("annotation.change_mention", raise_exception=True)
+@idempotent
+def clear_link(request: HttpRequest, mention_id: int) -> HttpResponse:
+    return _on_link(request, mention_id, lambda mention: linking.clear(mention, by=request.user))
+
+
+@require_POST
+@login_required
+@permission_required("annotation.change_mention", raise_exception=True)
+@idempotent
+def change_link(request: HttpRequest, mention_id: int) -> HttpResponse:
+    name = request.POST.get("name", "").strip()
+    if error := _name_error(name):
+        return _invalid(error)
+    return _on_link(request, mention_id, lambda mention: linking.change(mention, name, by=request.user))
+
+
+def _on_link(request: HttpRequest, mention_id: int, act) -> HttpResponse:
+    with transaction.atomic():
+        # Nullable joins cannot be locked: lock the mention only.
+        mention = get_object_or_404(Mention.objects.select_for_update(of=("self",))
+                                    .select_related("article", "label", "entity"), pk=mention_id)
+        refusal = _link_refusal(mention)
+        if refusal is None:
+            act(mention)
+    if refusal:
+        return _respond(request, mention.article, mention=mention, message=refusal,
+                        status=HTTPStatus.CONFLICT)
+    return _respond(request, mention.article, mention=mention)
+
+
+def _link_refusal(mention: Mention) -> str | None:
+    if mention.article.status not in decisions.EDITABLE:
+        return (f"This article is {mention.article.get_status_display()}: its links can no longer "
+                "be changed.")
+    if mention.status != Mention.Status.CONFIRMED or mention.label.name not in linking.LINKED_LABELS:
+        return f"“{mention.text}” is not a confirmed actor, group or place: it links to no entity."
+    return None
+
+
+def _name_error(name: str) -> str | None:
+    limit = Entity._meta.get_field("name").max_length
+    if not linking.normalise_name(name):
+        return "Give the name of the entity."
+    if len(name) > limit:
+        return f"An entity name has at most {limit} characters."
+    return None
+
+
+# Entities: the canonical things mentions refer to.
+
+ENTITY_PAGE = "annotation/entity_detail.html"
+# Characters fetched on each side of a mention to find the sentence around it.
+CONTEXT_WINDOW = 400
+# Looser than the linker's: a search shows the near misses too, best first.
+SEARCH_SIMILARITY = 0.3
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+|\n+")
+
+
+@dataclass
+class SentenceAround:
+    before: str
+    text: str
+    after: str
+
+
+@require_GET
+@login_required
+def entity_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET.get("q", "").strip()
+    labels = list(Label.objects.filter(name__in=linking.LINKED_LABELS))
+    label = next((label for label in labels if label.name == request.GET.get("label")), None)
+    entities = Entity.objects.with_mention_counts().select_related("label").order_by("name", "pk")
+    if label is not None:
+        entities = entities.filter(label=label)
+    if q:
+        entities = _matching(entities, q)
+    page = Paginator(entities, 50).get_page(request.GET.get("page"))
+    return TemplateResponse(request, "annotation/entity_list.html",
+                            {"page": page, "labels": labels, "label": label, "q": q})
+
+
+def _matching(entities: QuerySet, q: str) -> QuerySet:
+    """Entities whose name or an alias holds the query, or whose name is spelt like it; an exact
+    name or alias first. All compared normalised, in the database."""
+    key = linking.normalise_name(q)
+    all_keys = Func(F("keys"), Value("\n"), function="array_to_string", output_field=CharField())
+    return (entities.annotate(all_keys=all_keys, similarity=TrigramSimilarity("name", q),
+                              exact=Case(When(keys__contains=[key], then=Value(0)), default=Value(1)))
+            .filter(Q(keys__contains=[key]) | Q(all_keys__contains=key)
+                    | Q(similarity__gte=SEARCH_SIMILARITY))
+            .order_by("exact", "-similarity", "name", "pk"))
+
+
+@require_GET
+@login_required
+def entity_detail(request: HttpRequest, entity_id: int) -> HttpResponse:
+    entity = get_object_or_404(Entity.objects.select_related("label"), pk=entity_id)
+    return TemplateResponse(request, ENTITY_PAGE, _entity_context(request, entity))
+
+
+@require_POST
+@login_required
+@permission_required("annotation.change_entity", raise_exception=True)
+@idempotent
+def rename_entity(request: HttpRequest, entity_id: int) -> HttpResponse:
+    entity = get_object_or_404(Entity.objects.select_related("label"), pk=entity_id)
+    name = request.POST.get("name", "").strip()
+    error = _name_error(name)
+    taken = Entity.objects.filter(label=entity.label, keys__contains=[linking.normalise_name(name)])
+    if error is None and taken.exclude(pk=entity.pk).exists():
+        error = f"Another {entity.label} is already called {name}: merge into it instead."
+    if error:
+        return _entity_form(request, entity, "rename-form", error=error, name=name)
+    linking.rename(entity, name, by=request.user)
+    return _to_entity(request, entity)
+
+
+@require_POST
+@login_required
+@permission_required("annotation.change_entity", raise_exception=True)
+@idempotent
+def merge_entity(request: HttpRequest, entity_id: int) -> HttpResponse:
+    entity = get_object_or_404(Entity.objects.select_related("label"), pk=entity_id)
+    into = request.POST.get("into", "").strip()
+    # The same label first; another label's entity of that name is refused with a reason.
+    target = (Entity.objects.select_related("label")
+              .filter(keys__contains=[linking.normalise_name(into)])
+              .order_by(Case(When(label=entity.label_id, then=Value(0)), default=Value(1)), "pk")
+              .first()) if into else None
+    if target is None:
+        error = f"No entity is called {into}." if into else "Give the name of the entity to merge into."
+        return _entity_form(request, entity, "merge-form", error=error, into=into)
+    try:
+        linking.merge(entity, target, by=request.user)
+    except ValueError as refused:
+        return _entity_form(request, entity, "merge-form", error=str(refused), into=into)
+    return _to_entity(request, target)
+
+
+def _entity_context(request: HttpRequest, entity: Entity) -> dict:
+    # The text around each mention is cut in the database: a page never loads whole articles.
+    mentions = (entity.mentions.live().select_related("article")
+                .only("start", "end", "text", "status", "entity", "entity_accepted",
+                      "article__title", "article__status")
+                .annotate(window_start=Greatest(F("start") - CONTEXT_WINDOW, 0))
+                .annotate(window=Substr("article__text", F("window_start") + 1,
+                                        F("end") - F("window_start") + CONTEXT_WINDOW))
+                .order_by("article_id", "start"))
+    page = Paginator(mentions, 50).get_page(request.GET.get("page"))
+    for mention in page:
+        mention.sentence = _sentence_around(mention)
+    return {"entity": entity, "page": page,
+            "can_manage": request.user.has_perm("annotation.change_entity")}
+
+
+def _sentence_around(mention: Mention) -> SentenceAround:
+    """The sentence holding the mention, cut from the window of text the query fetched."""
+    window, start = mention.window, mention.start - mention.window_start
+    end = mention.end - mention.window_start
+    boundaries = [match.end() for match in _SENTENCE_END.finditer(window, 0, start)]
+    stop = _SENTENCE_END.search(window, end)
+    before = window[boundaries[-1] if boundaries else 0:start].lstrip()
+    after = window[end:stop.start() if stop else len(window)].rstrip()
+    if not boundaries and mention.window_start > 0:
+        before = "…" + before  # the window began mid-sentence
+    if stop is None and len(window) == end + CONTEXT_WINDOW:
+        after += "…"  # and ended mid-sentence, before the end of the text
+    return SentenceAround(before, window[start:end], after)
+
+
+def _entity_form(request: HttpRequest, entity: Entity, form: str, *, error: str,
+                 **values) -> HttpResponse:
+    template = ENTITY_PAGE + (f"#{form}" if request.htmx else "")
+    context = ({"entity": entity, "can_manage": True} if request.htmx
+               else _entity_context(request, entity))
+    return TemplateResponse(request, template, {**context, "form": form, "error": error, **values},
+                            status=HTTPStatus.UNPROCESSABLE_ENTITY)
+
+
+def _to_entity(request: HttpRequest, entity: Entity) -> HttpResponse:
+    url = entity.get_absolute_url()
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

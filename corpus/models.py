@@ -1,6 +1,9 @@
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 from django.urls import reverse
 
 from corpus import text as article_text
@@ -66,7 +69,20 @@ class ImportBatch(models.Model):
         return f"Import {self.pk} ({self.stored} stored, {self.duplicates} duplicate, {self.failed} failed)"
 
 
+def search_document() -> SearchVector:
+    """to_tsvector('english', title || ' ' || text): the expression of the GIN index
+    `article_search`. Queries must use this very expression, or PostgreSQL cannot use the index."""
+    return SearchVector(Concat("title", Value(" "), "text", output_field=models.TextField()),
+                        config="english")
+
+
 class ArticleQuerySet(models.QuerySet):
+    def search(self, q: str) -> "ArticleQuerySet":
+        """Articles matching a web-search style query ("quoted phrase", or, -word), best first."""
+        query = SearchQuery(q, search_type="websearch", config="english")
+        return (self.alias(document=search_document()).filter(document=query)
+                .annotate(rank=SearchRank(search_document(), query)).order_by("-rank", "pk"))
+
     def untagged(self) -> "ArticleQuerySet":
         return self.filter(status=Article.Status.NEW)
 
@@ -122,6 +138,7 @@ class Article(models.Model):
                                    name="article_body_bounds_ordered"),
             models.CheckConstraint(condition=~Q(text=""), name="article_text_not_empty"),
         ]
+        indexes = [GinIndex(search_document(), name="article_search")]
 
     def __str__(self) -> str:
         return self.title
