@@ -102,7 +102,7 @@ class MentionQuerySet(models.QuerySet):
         return {(article_id, label_id): n for article_id, label_id, n in rows}
 
     def for_page(self) -> "MentionQuerySet":
-        return self.select_related("label").order_by("start", "end")
+        return self.select_related("label", "entity").order_by("start", "end")
 
 
 class Mention(models.Model):

@@ -1,3 +1,5 @@
+import functools
+import uuid
 import bisect
 import re
 from dataclasses import dataclass
@@ -12,6 +14,7 @@ from django.db.models.functions import Greatest, Substr
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
@@ -215,7 +218,7 @@ def _respond(request: HttpRequest, article: Article, *, mention: Mention | None 
     if not request.htmx:
         anchor = f"#mention-row-{mention.pk}" if mention else ""
         return redirect(article.get_absolute_url() + anchor)
-    context = {**_page_context(article), "mention": mention, "message": message, "oob": True,
+    context = {**_page_context(article, text=layers), "mention": mention, "message": message, "oob": True,
                "layers": layers, **extra}
     return TemplateResponse(request, f"{PAGE}#{partial}", context, status=status)
 
@@ -224,16 +227,26 @@ def _invalid(message: str) -> HttpResponse:
     return HttpResponse(message, status=HTTPStatus.UNPROCESSABLE_ENTITY, content_type="text/plain")
 
 
-def _page_context(article: Article) -> dict:
-    mentions = list(article.mentions.for_page().select_related("entity"))  # rows show their entity
+def _page_context(article: Article, *, text: bool = True) -> dict:
+    """What the page and its fragments show; without `text`, not the marked-up text (a decision
+    on one mention sends back its mark alone)."""
+    mentions = list(article.mentions.for_page())
     labels = list(Label.objects.all())
     by_label = {label.pk: LabelGroup(label, []) for label in labels}
     for mention in mentions:
         by_label[mention.label_id].mentions.append(mention)
     return {"article": article, "labels": labels, "groups": list(by_label.values()),
-            "segments": _segments(article, mentions),
+            "segments": _segments(article, mentions) if text else [],
             "editable": article.status in decisions.EDITABLE,
-            "next_article": Article.objects.next_to_annotate(after=article)}
+            "next_article": Article.objects.next_to_annotate(after=article),
+            # Rows are many: their URLs and keys are put together from these, not reversed each.
+            "mentions_url": _mentions_url(), "render_stamp": uuid.uuid4().hex[:12]}
+
+
+@functools.cache
+def _mentions_url() -> str:
+    """"/mentions/": the common start of every mention action's URL."""
+    return reverse("annotation:confirm_mention", args=[0]).removesuffix("0/confirm/")
 
 
 def _segments(article: Article, mentions: list[Mention]) -> list[Segment]:

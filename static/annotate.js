@@ -35,6 +35,7 @@
     focusSheet.replaceSync(focusedId ?
       "#mention-" + id + " { outline: 3px solid #1f2a37; outline-offset: 1px; }\n" +
       "#mention-row-" + id + " { background: #fff8db; outline: 2px solid #ffbf47; outline-offset: -2px; }" : "");
+    showActions(mark);
     if (!mark) return;
     focusedIndex = Math.max(0, marks().indexOf(mark));
     var row = document.getElementById("mention-row-" + id);
@@ -42,6 +43,29 @@
       mark.scrollIntoView({ block: "center" });
       if (row) row.scrollIntoView({ block: "nearest" });
     }
+  }
+
+  // The actions panel follows the focused mention: what it is, and the actions that apply.
+  function showActions(mark) {
+    var panel = document.getElementById("mention-actions");
+    if (!panel) return;
+    panel.hidden = !mark;
+    if (!mark) return;
+    var row = document.getElementById("mention-row-" + mark.dataset.mention);
+    var link = row && row.querySelector(".entity-link");
+    setText(panel.querySelector(".selected-text"), "“" + mark.textContent + "”");
+    setText(panel.querySelector(".selected-what"), mark.title);
+    var state = { analyst: mark.dataset.origin === "analyst", pending: !!(link && link.dataset.pending),
+                  linked: !!(link && link.dataset.entity) };
+    panel.querySelectorAll("[data-only]").forEach(function (button) {
+      button.hidden = !state[button.dataset.only];
+    });
+    panel.querySelector(".entity-actions").hidden = mark.dataset.status !== "confirmed" || mark.dataset.label === "FIGURE";
+  }
+
+  function setText(element, value) {
+    // Only when it changes: the mutation observer below would otherwise be woken for ever.
+    if (element.textContent !== value) element.textContent = value;
   }
 
   function move(step) {
@@ -220,6 +244,7 @@
       case "x": case "Delete":
         act(mark && mark.dataset.origin === "analyst" && event.key === "Delete" ? "delete" : "reject"); break;
       case "d": if (mark && mark.dataset.origin === "analyst") act("delete"); break;
+      case "l": act("link/accept"); break;
       case "[": act("resize", { move: "grow-start" }); break;
       case "]": act("resize", { move: "grow-end" }); break;
       case "{": act("resize", { move: "shrink-start" }); break;
@@ -254,6 +279,20 @@
       if (event.target.id === "shortcuts-close") toggleHelp(false);
     });
     document.getElementById("add-mention") && document.getElementById("add-mention").addEventListener("htmx:beforeRequest", hideAddForm);
+    var panel = document.getElementById("mention-actions");
+    if (panel) {
+      panel.addEventListener("click", function (event) {
+        var button = event.target.closest("button[data-action]");
+        if (!button) return;
+        var extra = {};
+        if (button.dataset.label) extra.label = button.dataset.label;
+        if (button.dataset.move) extra.move = button.dataset.move;
+        if (button.dataset.action === "link/change") extra.name = panel.elements.name.value;
+        act(button.dataset.action, extra);
+        if (button.dataset.action === "link/change") panel.elements.name.value = "";
+      });
+      panel.addEventListener("submit", function (event) { event.preventDefault(); });
+    }
     // Following a link between a mark and its side-list row focuses that mention.
     function focusFromHash() {
       var match = /^#mention-(?:row-)?(\d+)$/.exec(location.hash);
@@ -262,9 +301,12 @@
     window.addEventListener("hashchange", focusFromHash);
     focusFromHash();
     // When the focused mention is gone (deleted, undone), focus the one now at its place.
-    new MutationObserver(function () {
+    new MutationObserver(function (records) {
+      if (records.every(function (r) { return panel && panel.contains(r.target); })) return;
       text = document.getElementById("article-text");
-      if (focusedId && !document.getElementById("mention-" + focusedId)) {
+      if (focusedId && document.getElementById("mention-" + focusedId)) {
+        showActions(document.getElementById("mention-" + focusedId));
+      } else if (focusedId) {
         var all = marks();
         focusMention(all.length ? all[Math.min(focusedIndex, all.length - 1)].dataset.mention : null, false);
       }

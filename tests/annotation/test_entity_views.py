@@ -47,9 +47,9 @@ def test_article_page_shows_a_suggested_link_with_its_reason_and_actions(analyst
     entity = surname.entity
     assert f'→ <a href="/entities/{entity.pk}/">Habib Essid</a>' in html
     assert "surname of Habib Essid?" in html
-    assert f'action="/mentions/{surname.pk}/link/accept/"' in html
-    assert f'hx-post="/mentions/{surname.pk}/link/clear/"' in html
-    assert f'hx-post="/mentions/{surname.pk}/link/change/"' in html
+    assert 'class="entity-link is-pending" data-entity="Habib Essid" data-pending="1"' in html
+    # The actions on the selected mention, links included, sit in one panel beside the list.
+    assert 'data-action="link/accept"' in html and 'data-action="link/change"' in html
 
 
 def test_accepting_a_link_returns_the_row_out_of_band_and_keeps_the_name_as_an_alias(
@@ -161,7 +161,7 @@ def test_article_page_query_count_does_not_grow_with_linked_mentions(analyst_cli
         with CaptureQueriesContext(connection) as context:
             response = analyst_client.get(article.get_absolute_url())
         assert response.status_code == 200
-        assert response.content.count(b'class="accept-link"') == (size + 1) // 2
+        assert response.content.count(b'data-pending="1"') == (size + 1) // 2
         counts.append(len(context.captured_queries))
     assert counts[0] == counts[1]
 
