@@ -1,10 +1,11 @@
-import functools
-import uuid
 import bisect
+import functools
 import re
+import uuid
 from dataclasses import dataclass
 from http import HTTPStatus
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.postgres.search import TrigramSimilarity
 from django.core.paginator import Paginator
@@ -216,6 +217,8 @@ def _respond(request: HttpRequest, article: Article, *, mention: Mention | None 
              partial: str = "decision", **extra) -> HttpResponse:
     article.refresh_from_db(fields=["status"])
     if not request.htmx:
+        if message:
+            messages.warning(request, message)
         anchor = f"#mention-row-{mention.pk}" if mention else ""
         return redirect(article.get_absolute_url() + anchor)
     context = {**_page_context(article, text=layers), "mention": mention, "message": message, "oob": True,

@@ -278,3 +278,11 @@ def test_a_selection_across_lines_is_refused(analyst_client, db):
     response = post(analyst_client, "add_mention", article.pk, {"start": 15, "end": 31, "label": "PLACE"})
     assert response.status_code == 409
     assert "across lines" in response.content.decode()
+
+
+def test_without_javascript_a_refusal_is_shown_on_the_page_it_returns_to(analyst_client, essid):
+    analyst_client.post(reverse("annotation:reject_mention", args=[essid.pk]), {"version": 1})
+    response = analyst_client.post(reverse("annotation:confirm_mention", args=[essid.pk]),
+                                   {"version": 1}, follow=True)
+    assert "Nothing was changed." in response.content.decode()
+    assert Mention.objects.get(pk=essid.pk).status == "rejected"
