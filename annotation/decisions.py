@@ -64,26 +64,9 @@ def resize(mention_id: int, *, edge: str, grow: bool, version: int, by) -> Menti
     """Move the start or end edge one token outwards (grow) or inwards; confirms the mention."""
     with transaction.atomic():
         mention = _locked(mention_id, version)
-        text = mention.article.text
-        start, end = mention.start, mention.end
-        if edge == "start" and grow:
-            token = article_text.token_before(text, start)
-            start = token[0] if token else start
-        elif edge == "start":
-            first, next_token = article_text.token_after(text, start), None
-            if first and first[1] < end:
-                next_token = article_text.token_after(text, first[1])
-            start = next_token[0] if next_token and next_token[1] <= end else start
-        elif edge == "end" and grow:
-            token = article_text.token_after(text, end)
-            end = token[1] if token else end
-        else:
-            last = article_text.token_before(text, end)
-            previous = article_text.token_before(text, last[0]) if last else None
-            end = previous[1] if previous and previous[0] >= start else end
+        start, end = article_text.resized(mention.article.text, mention.start, mention.end,
+                                          edge=edge, grow=grow)
         _refuse_outside_body(mention.article, start, end, mention)
-        if "\n" in text[start:end]:
-            start, end = mention.start, mention.end  # a mention never runs across lines
         if (start, end) == (mention.start, mention.end):
             raise Refused(f"“{mention.text}” cannot be {'widened' if grow else 'narrowed'} "
                           f"at its {edge}.", mention)

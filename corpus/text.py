@@ -109,6 +109,29 @@ def token_after(text: str, position: int) -> tuple[int, int] | None:
     return match.span() if match else None
 
 
+def resized(text: str, start: int, end: int, *, edge: str, grow: bool) -> tuple[int, int]:
+    """The span with its `edge` ("start" or "end") moved one token outwards (grow) or inwards.
+    Unchanged when it cannot move: past the text, below one token, or across a line break."""
+    new_start, new_end = start, end
+    if edge == "start" and grow:
+        token = token_before(text, start)
+        new_start = token[0] if token else start
+    elif edge == "start":
+        first = token_after(text, start)
+        second = token_after(text, first[1]) if first and first[1] < end else None
+        new_start = second[0] if second and second[1] <= end else start
+    elif grow:
+        token = token_after(text, end)
+        new_end = token[1] if token else end
+    else:
+        last = token_before(text, end)
+        previous = token_before(text, last[0]) if last else None
+        new_end = previous[1] if previous and previous[0] >= start else end
+    if "\n" in text[new_start:new_end]:
+        return start, end
+    return new_start, new_end
+
+
 def snap_to_tokens(text: str, start: int, end: int) -> tuple[int, int]:
     """Grow a selection to whole words and drop the white space at its ends."""
     while start > 0 and text[start - 1].isalnum() and start < len(text) and text[start].isalnum():

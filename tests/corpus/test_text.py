@@ -1,6 +1,6 @@
 import pytest
 
-from corpus.text import body_bounds, normalise, text_hash
+from corpus.text import body_bounds, normalise, resized, text_hash
 from tests.gold import gold_documents as seeds
 
 
@@ -47,3 +47,22 @@ def test_boilerplate_of_the_seeds_is_recognised():
     assert not bodies["003"].startswith("Home /")
     assert "Check Also" not in bodies["003"] and "#ArraedLG #BuildingANation" not in bodies["003"]
     assert bodies["004"].endswith("Source: Daily Mail")
+
+
+@pytest.mark.parametrize(("edge", "grow", "expected"), [
+    ("start", True, "Minister Habib Essid"), ("start", False, "Essid"),
+    ("end", True, "Habib Essid said"), ("end", False, "Habib"),
+])
+def test_a_span_edge_moves_by_one_token(edge, grow, expected):
+    text = "Prime Minister Habib Essid said so"
+    start, end = resized(text, 15, 26, edge=edge, grow=grow)
+    assert text[start:end] == expected
+
+
+def test_a_span_never_grows_across_a_line_break():
+    text = "Headline\nTunisia said so."
+    assert resized(text, 9, 16, edge="start", grow=True) == (9, 16)
+
+
+def test_a_one_token_span_does_not_narrow():
+    assert resized("Essid spoke.", 0, 5, edge="end", grow=False) == (0, 5)
