@@ -101,6 +101,10 @@ class MentionQuerySet(models.QuerySet):
                 .values_list("article_id", "label_id").annotate(n=models.Count("pk")).order_by())
         return {(article_id, label_id): n for article_id, label_id, n in rows}
 
+    def status_counts(self) -> list[tuple[int, str, int]]:
+        """(label id, status, mentions) in one query."""
+        return list(self.values_list("label_id", "status").annotate(n=models.Count("pk")).order_by())
+
     def for_page(self) -> "MentionQuerySet":
         return self.select_related("label", "entity").order_by("start", "end")
 

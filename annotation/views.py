@@ -31,18 +31,28 @@ BORDER_STYLES = ["solid", "dashed", "dotted", "double"]
 
 @dataclass
 class LabelGroup:
-    """One label's line in the legend and its section of the side list."""
+    """One label's line in the legend and its section of the side list. A fragment that shows
+    only the legend gets the counts from the database instead of every mention."""
 
     label: Label
     mentions: list[Mention]
+    counts: dict[str, int] | None = None  # status → mentions, when `mentions` is not loaded
 
     @property
     def confirmed(self) -> int:
+        if self.counts is not None:
+            return self.counts.get(Mention.Status.CONFIRMED, 0)
         return sum(1 for m in self.mentions if m.status == Mention.Status.CONFIRMED)
 
     @property
     def suggested(self) -> list[Mention]:
         return [m for m in self.mentions if m.status == Mention.Status.SUGGESTED]
+
+    @property
+    def undecided(self) -> int:
+        if self.counts is not None:
+            return self.counts.get(Mention.Status.SUGGESTED, 0)
+        return len(self.suggested)
 
 
 @dataclass
@@ -231,13 +241,19 @@ def _invalid(message: str) -> HttpResponse:
 
 
 def _page_context(article: Article, *, text: bool = True) -> dict:
-    """What the page and its fragments show; without `text`, not the marked-up text (a decision
-    on one mention sends back its mark alone)."""
-    mentions = list(article.mentions.for_page())
+    """What the page and its fragments show; without `text`, neither the marked-up text nor the
+    side list (a decision on one mention sends back its mark, its row and the counts)."""
     labels = list(Label.objects.all())
-    by_label = {label.pk: LabelGroup(label, []) for label in labels}
-    for mention in mentions:
-        by_label[mention.label_id].mentions.append(mention)
+    if text:
+        mentions = list(article.mentions.for_page())
+        by_label = {label.pk: LabelGroup(label, []) for label in labels}
+        for mention in mentions:
+            by_label[mention.label_id].mentions.append(mention)
+    else:
+        mentions = []
+        by_label = {label.pk: LabelGroup(label, [], counts={}) for label in labels}
+        for label_id, status, count in article.mentions.status_counts():
+            by_label[label_id].counts[status] = count
     return {"article": article, "labels": labels, "groups": list(by_label.values()),
             "segments": _segments(article, mentions) if text else [],
             "editable": article.status in decisions.EDITABLE,
