@@ -61,7 +61,7 @@ _PASSIVE_LEMMAS = {"say", "believe", "report", "think", "estimate", "allege", "k
 _NEED_CLAUSE = {"find", "show", "put", "point", "consider", "think", "fear", "worry", "write"}
 _ADVERB_CUES = {"reportedly", "allegedly", "purportedly", "supposedly", "apparently"}
 _PRONOUNS = {"he", "she", "him", "her"}
-_PLURAL_PRONOUNS = {"they", "them"}
+_RELATIVES = {"who", "which", "that"}
 _ARTICLES = {"the", "a", "an"}
 _QUOTE_CHARS = "\"'“”‘’«»„‟‹›"
 _FIGURE_LABELS = {"CARDINAL", "QUANTITY", "PERCENT", "MONEY"}
@@ -259,7 +259,8 @@ def _attributed(sent: Span, persons: list[Span]) -> list[_Claim]:
             phrase_start, phrase_end = tok.i, max(obj.right_edge.i + 1, tok.i + 2)
             if phrase_start - sent.start <= 1:  # phrase opens the sentence
                 add(phrase_end, sent.end, speaker, "according to")
-            elif sent.end - phrase_end <= 1:  # phrase closes the sentence
+            elif sent.end - phrase_end <= 1 or doc[phrase_start - 1].text == ",":
+                # the phrase closes the sentence (with its apposition: ", according to X, a Y")
                 add(sent.start, phrase_start, speaker, "according to")
             else:
                 add(0, 0, speaker, "according to", whole=True)
@@ -283,7 +284,7 @@ def _is_reporting(t: Token) -> bool:
 
 def _depth(t: Token) -> int:
     d = 0
-    while t.head is not t:
+    while t.head.i != t.i:
         t, d = t.head, d + 1
     return d
 
@@ -295,8 +296,8 @@ def _subject(verb: Token) -> Token | None:
     for _ in range(4):
         subj = next((c for c in t.children if c.dep_ in {"nsubj", "nsubjpass"}), None)
         if subj is not None:
-            return subj if subj.dep_ == "nsubj" or t is not verb else None
-        if t.dep_ not in {"conj", "advcl", "xcomp"} or t.head is t:
+            return subj if subj.dep_ == "nsubj" or t.i != verb.i else None
+        if t.dep_ not in {"conj", "advcl", "xcomp"} or t.head.i == t.i:
             return None
         t = t.head
     return None
@@ -341,7 +342,10 @@ def _speaker_of(head: Token, persons: list[Span]) -> _Speaker:
     phrase up to its head, without a leading article (K4)."""
     doc = head.doc
     low = head.lower_
-    if low in _PRONOUNS and head.pos_ == "PRON":
+    if low in _RELATIVES and head.head.dep_ == "relcl":  # "X, who said ...": the speaker is X
+        return _speaker_of(head.head.head, persons)
+    if (low in _PRONOUNS and head.pos_ == "PRON") or not any(ch.isalpha() for ch in head.text):
+        # a pronoun, or a parse that made a quote mark the subject: the last person named
         before = [p for p in persons if p.end <= head.i]
         if before:
             p = before[-1]
@@ -357,6 +361,9 @@ def _speaker_of(head: Token, persons: list[Span]) -> _Speaker:
         e = min(names, key=lambda e: abs(e.start - head.i))
         return _Speaker(e.text, e.start_char, e.end_char)
     start, end = head.left_edge.i, head.i + 1
+    of = next((c for c in head.rights if c.dep_ == "prep" and c.lower_ == "of"), None)
+    if of is not None and of.i == end:  # "the mayor of the town": the "of" phrase stays
+        end = of.right_edge.i + 1
     while start < end - 1 and (doc[start].lower_ in _ARTICLES or doc[start].is_punct):
         start += 1
     span = doc[start:end]
