@@ -35,9 +35,10 @@ _SPACE = re.compile(r"\s+")
 
 def normalise_name(text: str) -> str:
     """The form two spellings of one name share: NFKC, case-folded, without a leading "the",
-    a possessive, quotes or a hashtag sign, underscores as spaces."""
+    a possessive, quotes, end punctuation or a hashtag sign, underscores as spaces."""
     text = unicodedata.normalize("NFKC", text).replace("’", "'").replace("_", " ")
-    text = re.sub(r"'s?$", "", text.strip().lstrip("#@")).strip(" \"'“”«»")
+    text = text.strip().lstrip("#@").rstrip(".,;:!?")
+    text = re.sub(r"'s?$", "", text).strip(" \"'“”«»")
     text = re.sub(r"^(the|l')\s+", "", text, flags=re.IGNORECASE)
     return _SPACE.sub(" ", text).casefold()
 
@@ -85,8 +86,9 @@ def link(mention: Mention, *, by, article_mentions: list[Mention] | None = None)
     """Link a newly confirmed mention (called by annotation.decisions in its transaction)."""
     if mention.label.name not in LINKED_LABELS or mention.status != Mention.Status.CONFIRMED:
         return
-    if mention.entity_id and mention.entity.label_id == mention.label_id:
-        return  # already linked, and still right
+    if (mention.entity_id and mention.entity.label_id == mention.label_id
+            and (normalise_name(mention.text) in mention.entity.keys or not _by_name_only(mention))):
+        return  # already linked, and still right (a resized span is linked again by its name)
     suggestion = suggest(mention, article_mentions=article_mentions)
     entity = suggestion.entity or _new_entity(suggestion.name, mention.label, by=by)
     _set_link(mention, entity, accepted=suggestion.certain, reason=suggestion.reason, by=by)
@@ -167,8 +169,14 @@ def _set_link(mention: Mention, entity: Entity | None, *, accepted: bool, reason
                  after={"entity": mention.entity_id, "accepted": accepted, "reason": reason})
 
 
+def _by_name_only(mention: Mention) -> bool:
+    """Was the link made because of the mention's own words (rather than a rule or the analyst)?"""
+    return mention.link_reason in ("same name", "new entity") or mention.link_reason.startswith(
+        "known alias of")
+
+
 def _new_entity(name: str, label, *, by) -> Entity:
-    name = name.strip().lstrip("#").replace("_", " ")
+    name = name.strip().lstrip("#").rstrip(".,;:!?").replace("_", " ")
     return _by_name(normalise_name(name), label) or Entity.objects.create(
         label=label, name=name, created_by=by)
 

@@ -125,3 +125,15 @@ def test_merging_entities_of_different_labels_is_refused(db, analyst):
 ])
 def test_names_are_compared_normalised(written, normalised):
     assert linking.normalise_name(written) == normalised
+
+
+def test_a_resized_mention_is_linked_again_by_its_new_words(troops, analyst):
+    start = troops.text.index("Libya.")
+    libya = confirm(MentionFactory(article=troops, start=start, end=start + 5,
+                                   label=Label.objects.get(name="PLACE")), analyst)
+    widened = decisions.resize(libya.pk, edge="end", grow=True, version=libya.version, by=analyst)
+    assert (widened.text, widened.entity.name) == ("Libya.", "Libya")  # end punctuation is no part of a name
+    grown = decisions.resize(widened.pk, edge="start", grow=True, version=widened.version, by=analyst)
+    # Its words are no longer the entity's name: linked again, here as a suggestion to accept.
+    assert (grown.text, grown.link_reason, grown.entity_accepted) == (
+        "with Libya.", "spelling variant of Libya", False)
