@@ -55,6 +55,7 @@ evaluate: install
 
 bench: install
 	$(BIN)/python bench/pretag.py
+	$(BIN)/python bench/workbench.py
 
 clean:
 	rm -rf $(VENV) .data
