@@ -29,7 +29,6 @@ import logging
 import multiprocessing
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -150,12 +149,9 @@ def app_processes(ids: list[int], processes: int, log: Path) -> float:
             time.sleep(0.2)
         return enqueue_and_wait(ids)
     finally:
-        os.killpg(child.pid, signal.SIGTERM)
-        try:
-            child.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
+        from config.processes import stop_group
+
+        stop_group(child, timeout=60)
 
 
 def main() -> None:

@@ -1,5 +1,3 @@
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -10,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from config.processes import stop_group
 from corpus import importing
 from corpus.models import Article
 
@@ -93,12 +92,5 @@ class Command(BaseCommand):
 
     def stop(self, children: dict[str, subprocess.Popen]) -> None:
         for name in ("web", "worker"):
-            child = children[name]
-            if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
-                try:
-                    child.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    os.killpg(child.pid, signal.SIGKILL)
-                    child.wait()
+            stop_group(children[name], timeout=20)
         self.stdout.write("Stopped.")
