@@ -7,6 +7,20 @@ from django.db import models
 from django.db.models import F, Func, Q
 from django.urls import reverse
 
+from corpus.models import Source
+
+# The Admiralty code's grades: a source's reliability (A–F), a claim's credibility (1–6).
+Reliability = Source.Reliability
+
+
+class Credibility(models.IntegerChoices):
+    CONFIRMED = 1, "1: confirmed by other sources"
+    PROBABLE = 2, "2: probably true"
+    POSSIBLE = 3, "3: possibly true"
+    DOUBTFUL = 4, "4: doubtful"
+    IMPROBABLE = 5, "5: improbable"
+    UNKNOWN = 6, "6: truth cannot be judged"
+
 
 class LabelQuerySet(models.QuerySet):
     def spacy_map(self) -> dict[str, str]:
@@ -56,6 +70,11 @@ class Entity(models.Model):
                                    on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # As a speaker, graded on the Admiralty code's reliability scale (like an outlet).
+    reliability = models.CharField(max_length=1, choices=Reliability, blank=True)
+    graded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="+")
+    graded_at = models.DateTimeField(null=True, blank=True)
 
     objects = EntityQuerySet.as_manager()
 
@@ -174,6 +193,140 @@ class Mention(models.Model):
                 "status": self.status, "origin": self.origin, "version": self.version,
                 "model_label": self.model_label, "decided_by": self.decided_by_id,
                 "decided_at": self.decided_at.isoformat() if self.decided_at else None}
+
+
+class ClaimQuerySet(models.QuerySet):
+    def live(self) -> "ClaimQuerySet":
+        return self.exclude(status=Claim.Status.REJECTED)
+
+    def untouched_suggestions(self) -> "ClaimQuerySet":
+        return self.filter(origin=Claim.Origin.MODEL, status=Claim.Status.SUGGESTED,
+                           decided_by__isnull=True)
+
+    def for_page(self) -> "ClaimQuerySet":
+        return self.select_related("speaker_mention__entity", "graded_by").order_by("start", "end")
+
+
+class Claim(models.Model):
+    """A span of an article that asserts something checkable, with who said it (when the text
+    says) and the word that attributes it. Its sources: the speaker, the article and its outlet,
+    and other articles' claims linked to it (ClaimLink)."""
+
+    class Origin(models.TextChoices):
+        MODEL = "model"
+        ANALYST = "analyst"
+
+    class Status(models.TextChoices):
+        SUGGESTED = "suggested"
+        CONFIRMED = "confirmed"
+        REJECTED = "rejected"
+
+    article = models.ForeignKey("corpus.Article", on_delete=models.CASCADE, related_name="claims")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    text = models.TextField()
+    # The speaker as written in the text and where ("he" resolved to the name the text gives),
+    # none when the article asserts the claim in its own voice.
+    speaker = models.CharField(max_length=300, blank=True)
+    speaker_start = models.PositiveIntegerField(null=True, blank=True)
+    speaker_end = models.PositiveIntegerField(null=True, blank=True)
+    # The standing ACTOR or GROUP mention at the speaker's place, which links it to an entity.
+    speaker_mention = models.ForeignKey(Mention, null=True, blank=True, on_delete=models.SET_NULL,
+                                        related_name="claims_spoken")
+    cue = models.CharField(max_length=50, blank=True)
+    direct = models.BooleanField(default=False, help_text="a direct quote")
+    origin = models.CharField(max_length=10, choices=Origin, default=Origin.MODEL)
+    status = models.CharField(max_length=10, choices=Status, default=Status.SUGGESTED)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    credibility = models.PositiveSmallIntegerField(choices=Credibility, null=True, blank=True)
+    graded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="+")
+    graded_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ClaimQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["article", "start"]
+        permissions = [("grade_claim", "Can grade claims' credibility and speakers' and outlets' "
+                                       "reliability")]
+        indexes = [models.Index(fields=["article", "start"]),
+                   GinIndex(name="claim_text_trigram", fields=["text"], opclasses=["gin_trgm_ops"])]
+        constraints = [
+            models.CheckConstraint(condition=Q(end__gt=F("start")), name="claim_not_empty"),
+            models.CheckConstraint(
+                condition=Q(speaker_start__isnull=True, speaker_end__isnull=True)
+                | Q(speaker_end__gt=F("speaker_start")), name="claim_speaker_span"),
+            # One claim per clause: two standing claims never overlap.
+            ExclusionConstraint(
+                name="claim_no_overlap",
+                expressions=[
+                    ("article", RangeOperators.EQUAL),
+                    (Func(F("start"), F("end"), function="int4range"), RangeOperators.OVERLAPS),
+                ],
+                condition=~Q(status="rejected"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.text[:60]} ({self.speaker or 'article'}) {self.start}:{self.end}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("annotation:claim_detail", args=[self.pk])
+
+    def mentions_inside(self) -> MentionQuerySet:
+        """The standing mentions within its span: the entities and figures it carries."""
+        return Mention.objects.live().filter(article_id=self.article_id, start__gte=self.start,
+                                             end__lte=self.end)
+
+    def snapshot(self) -> dict:
+        return {"start": self.start, "end": self.end, "text": self.text, "speaker": self.speaker,
+                "speaker_start": self.speaker_start, "speaker_end": self.speaker_end,
+                "speaker_mention": self.speaker_mention_id, "cue": self.cue,
+                "direct": self.direct, "status": self.status, "origin": self.origin,
+                "credibility": self.credibility, "version": self.version,
+                "decided_by": self.decided_by_id,
+                "decided_at": self.decided_at.isoformat() if self.decided_at else None}
+
+
+class ClaimLink(models.Model):
+    """Another article's claim that backs up or contradicts this one, with the evidence span in
+    the other article (the other claim's span unless narrowed) and the analyst who linked them.
+    A link reads both ways: one row for a pair."""
+
+    class Relation(models.TextChoices):
+        CORROBORATES = "corroborates"
+        CONTRADICTS = "contradicts"
+        SAME = "same", "same claim"
+
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="links_out")
+    other = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="links_in")
+    relation = models.CharField(max_length=15, choices=Relation)
+    evidence_start = models.PositiveIntegerField()
+    evidence_end = models.PositiveIntegerField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["claim", "other"], name="claim_link_once"),
+            models.CheckConstraint(condition=~Q(claim=F("other")), name="claim_link_not_self"),
+            models.CheckConstraint(condition=Q(evidence_end__gt=F("evidence_start")),
+                                   name="claim_link_evidence"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id} {self.relation} {self.other_id}"
+
+    def snapshot(self) -> dict:
+        return {"claim": self.claim_id, "other": self.other_id, "relation": self.relation,
+                "evidence_start": self.evidence_start, "evidence_end": self.evidence_end,
+                "created_by": self.created_by_id}
 
 
 class SuppressedSuggestion(models.Model):

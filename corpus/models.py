@@ -28,6 +28,10 @@ class Source(models.Model):
     name = models.CharField(max_length=200, unique=True)
     url = models.URLField(blank=True)
     reliability = models.CharField(max_length=1, choices=Reliability, default=Reliability.F)
+    # Who graded it last, and when (every grading is also an Event).
+    graded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                  on_delete=models.SET_NULL, related_name="+")
+    graded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = SourceQuerySet.as_manager()

@@ -27,7 +27,8 @@ def _reference_data(request):
     from django.db.migrations import RunPython
 
     for module in ("annotation.migrations.0002_default_labels", "annotation.migrations.0003_roles",
-                   "annotation.migrations.0004_idempotencyrecord_analyst_permissions"):
+                   "annotation.migrations.0004_idempotencyrecord_analyst_permissions",
+                   "annotation.migrations.0007_claim_roles"):
         for operation in importlib.import_module(module).Migration.operations:
             if isinstance(operation, RunPython):
                 operation.code(apps, None)

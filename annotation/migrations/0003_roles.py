@@ -12,6 +12,12 @@ ROLES = {
 
 
 def create_roles(apps, schema_editor):
+    grant_roles(apps, ROLES)
+
+
+def grant_roles(apps, roles: dict[str, list[str]]) -> None:
+    """Give each role (a group, created if missing) these permissions ("app.codename" or
+    "app.*"); later migrations call it for the permissions of new models."""
     # Permissions are normally created after all migrations have run; roles need them now.
     for app_config in apps.get_app_configs():
         models_module = getattr(app_config, "models_module", None)
@@ -20,7 +26,7 @@ def create_roles(apps, schema_editor):
         app_config.models_module = models_module
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    for role, codes in ROLES.items():
+    for role, codes in roles.items():
         group, _ = Group.objects.get_or_create(name=role)
         for code in codes:
             app_label, codename = code.split(".")
