@@ -35,6 +35,7 @@ class Row:
     source: str = ""
     published: datetime.date | None = None
     spans: list[tuple[int, int, str]] = field(default_factory=list)
+    claims: list = field(default_factory=list)  # annotation.claim_import.RowClaim
     error: str = ""
 
 
@@ -102,6 +103,11 @@ def _fill_row(row: Row, data) -> str:
     row.title = row.title or _first_line(text)
     if (error := _fill_spans(row, data.get("spans"))):
         return error
+    from annotation import claim_import
+
+    row.claims, error = claim_import.parse_claims(row.text, data.get("claims"))
+    if error:
+        return error
     if published := data.get("published"):
         try:
             row.published = datetime.date.fromisoformat(str(published)[:10])
@@ -117,6 +123,8 @@ def _fill_spans(row: Row, spans) -> str:
     if not isinstance(spans, list):
         return '"spans" must be a list'
     for number, span in enumerate(spans, start=1):
+        if isinstance(span, dict) and span.get("status") == "rejected":
+            continue  # an export's rejected suggestion: a decision against it, not for it
         try:
             start, end, label = int(span["start"]), int(span["end"]), str(span["label"])
         except (KeyError, TypeError, ValueError):
@@ -165,6 +173,10 @@ def store_rows(batch: ImportBatch, rows: list[Row], *, confirmed: bool = False, 
             row.error = f"unknown label {', '.join(unknown)} (known: {', '.join(labels)})"
         if row.error:
             batch.errors.append({"file": row.file, "row": row.number, "error": row.error})
+    if confirmed:
+        from annotation import claim_import
+
+        batch.errors += claim_import.check_rows(rows)
     good = [row for row in rows if not row.error]
     batch.failed = len(batch.errors)
     with transaction.atomic():
@@ -191,6 +203,7 @@ def store_rows(batch: ImportBatch, rows: list[Row], *, confirmed: bool = False, 
         if confirmed:
             for article in articles:
                 _store_decisions(article, spans[article.text_hash], labels, by=by)
+            claim_import.store_claims(good, by=by)
         else:
             enqueue_pretagging([article.pk for article in articles])
     return batch

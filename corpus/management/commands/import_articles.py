@@ -12,7 +12,12 @@ class Command(BaseCommand):
         parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
         parser.add_argument("--confirmed", action="store_true",
                             help="the rows' spans are decisions already taken (gold-shaped JSONL): "
-                                 "store them as confirmed mentions and learn from them")
+                                 "store them as confirmed mentions and learn from them (spans with "
+                                 "status rejected are left out); store the rows' claims (with their "
+                                 "status, speaker, cue, credibility) and the links inside them, "
+                                 "matched by article text_hash and claim span, as "
+                                 "`export_annotations --format jsonl` writes them. Claims and links "
+                                 "already stored are skipped")
 
     def handle(self, *args, paths: list[Path], confirmed: bool = False, **options):
         missing = [str(path) for path in paths if not path.is_file()]
