@@ -49,3 +49,31 @@ class MentionFactory(factory.django.DjangoModelFactory):
     text = factory.LazyAttribute(lambda m: m.article.text[m.start:m.end])
     label = factory.LazyFunction(lambda: Label.objects.get(name="ACTOR"))
     origin = Mention.Origin.MODEL
+
+
+class ClaimFactory(factory.django.DjangoModelFactory):
+    """A claim over the given characters of its article; pass start and end (and the speaker's
+    place, if any)."""
+
+    class Meta:
+        model = "annotation.Claim"
+
+    article = factory.SubFactory(ArticleFactory)
+    start = 0
+    end = 10
+    text = factory.LazyAttribute(lambda c: c.article.text[c.start:c.end])
+    origin = "model"
+    status = "suggested"
+
+
+class ClaimLinkFactory(factory.django.DjangoModelFactory):
+    """A link from one claim to another article's claim; the evidence is the other claim's span."""
+
+    class Meta:
+        model = "annotation.ClaimLink"
+
+    claim = factory.SubFactory(ClaimFactory)
+    other = factory.SubFactory(ClaimFactory)
+    relation = "corroborates"
+    evidence_start = factory.LazyAttribute(lambda link: link.other.start)
+    evidence_end = factory.LazyAttribute(lambda link: link.other.end)
