@@ -13,13 +13,18 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from annotation import learning, linking
-from annotation.models import Event, Label, Mention
+from annotation.models import Claim, Event, Label, Mention
 from corpus import text as article_text
 from corpus.models import Article
 
 # Actions an analyst can take back with "undo", newest first.
 UNDOABLE = ("mention.confirm", "mention.reject", "mention.relabel", "mention.resize",
             "mention.add", "mention.delete")
+# With the decisions on claims and their links (annotation.claim_decisions).
+ALL_UNDOABLE = UNDOABLE + ("claim.confirm", "claim.reject", "claim.resize", "claim.span",
+                           "claim.speaker", "claim.cue", "claim.add", "claim.delete",
+                           "claim.link", "claim.unlink")
+UNDO_ACTIONS = ("mention.undo", "claim.undo")
 
 
 class Refused(Exception):
@@ -152,8 +157,8 @@ def undo(article_id: int, *, by) -> list[Mention]:
         article = Article.objects.select_for_update().get(pk=article_id)
         _refuse_unless_editable(article)
         mine = Event.objects.filter(article=article, actor=by)
-        undone = set(mine.filter(action="mention.undo").values_list("after__undoes", flat=True))
-        last = mine.filter(action__in=UNDOABLE).exclude(pk__in=undone).order_by("-pk").first()
+        undone = set(mine.filter(action__in=UNDO_ACTIONS).values_list("after__undoes", flat=True))
+        last = mine.filter(action__in=ALL_UNDOABLE).exclude(pk__in=undone).order_by("-pk").first()
         if last is None:
             raise Refused("Nothing to undo on this article.")
         group = (last.after or {}).get("group")
@@ -166,12 +171,19 @@ def undo(article_id: int, *, by) -> list[Mention]:
 
 def _restore(event: Event, article: Article, labels: dict[str, Label], *, undone: set[int],
              by) -> Mention | None:
+    from annotation import claim_decisions
+
     # Changes since, other than this analyst's own undos and the links that came with decisions.
-    later = (Event.objects.filter(subject_type="mention", subject_id=event.subject_id, pk__gt=event.pk)
-             .exclude(pk__in=undone).exclude(action="mention.undo", actor=by)
-             .filter(Q(action__in=UNDOABLE) | ~Q(actor=by)))
+    later = (Event.objects.filter(subject_type=event.subject_type, subject_id=event.subject_id,
+                                  pk__gt=event.pk)
+             .exclude(pk__in=undone).exclude(action__in=UNDO_ACTIONS, actor=by)
+             .filter(Q(action__in=ALL_UNDOABLE) | ~Q(actor=by)))
     if later.exists():
-        raise Refused("That decision cannot be undone: someone changed the mention since.")
+        raise Refused(f"That decision cannot be undone: someone changed the "
+                      f"{'mention' if event.subject_type == 'mention' else 'claim'} since.")
+    if event.subject_type != "mention":
+        claim_decisions.restore(event, article, by=by)
+        return None
     if event.action == "mention.delete":
         mention = Mention(pk=event.subject_id, article=article, **_fields(event.before, labels))
         mention.version = event.before["version"] + 1
@@ -253,9 +265,12 @@ def _apply(mention: Mention, action: str, *, by, **changes) -> Mention:
 
 def _learn(mention: Mention, *, before_status: str, by, article_mentions=None) -> None:
     """Each decision links the mention to its entity and teaches the pre-tagger."""
+    from annotation import claim_decisions
+
     if mention.status != before_status:
         learning.record(mention, mention.status)
     linking.link(mention, by=by, article_mentions=article_mentions)
+    claim_decisions.relink_speakers(mention.article_id)
 
 
 def _set(mention: Mention, *, by, **changes) -> None:
@@ -300,7 +315,8 @@ def submit(article_id: int, *, by, even_if_undecided: bool = False) -> Article:
         article = Article.objects.select_for_update().get(pk=article_id)
         if article.status not in EDITABLE:
             raise Refused(f"This article is {article.get_status_display()}: it cannot be submitted.")
-        undecided = article.mentions.filter(status=Mention.Status.SUGGESTED).count()
+        undecided = (article.mentions.filter(status=Mention.Status.SUGGESTED).count()
+                     + article.claims.filter(status=Claim.Status.SUGGESTED).count())
         if undecided and not even_if_undecided:
             raise NeedsConfirmation(undecided)
         before = {"status": article.status}

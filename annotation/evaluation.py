@@ -80,8 +80,47 @@ def score_document(gold: list[Span], predicted: list[Span], scores: dict[str, Sc
                 tally.gold_matched += 1
 
 
-def new_scores() -> dict[str, Scores]:
-    return {"exact": Scores(), "lenient": Scores()}
+@dataclass
+class ClaimTally:
+    """Claims found against gold claims (overlap, one to one), and speakers right on the matched
+    ones: the sums of annotation.claims.score_claims over documents."""
+
+    gold: int = 0
+    found: int = 0
+    matched: int = 0
+    speaker_correct: int = 0
+
+    def add(self, one: dict) -> None:
+        self.gold += one["gold"]
+        self.found += one["found"]
+        self.matched += one["matched"]
+        self.speaker_correct += one["speaker_correct"]
+
+    @property
+    def precision(self) -> float:
+        return self.matched / self.found if self.found else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.matched / self.gold if self.gold else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    @property
+    def speaker_accuracy(self) -> float:
+        return self.speaker_correct / self.matched if self.matched else 0.0
+
+    def format(self) -> str:
+        return (f"claims   gold {self.gold}, found {self.found}, matched {self.matched}: "
+                f"P {self.precision:.3f}  R {self.recall:.3f}  F1 {self.f1:.3f}  "
+                f"speakers {self.speaker_accuracy:.3f} ({self.speaker_correct}/{self.matched})")
+
+
+def new_scores() -> dict:
+    return {"exact": Scores(), "lenient": Scores(), "claims": ClaimTally()}
 
 
 def format_table(scores: dict[str, Scores], labels: list[str]) -> str:

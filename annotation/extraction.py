@@ -11,9 +11,10 @@ from django.conf import settings
 from django.db import transaction
 from spacy.language import Language
 
-from annotation import learning
+from annotation import claim_decisions, learning
 from annotation import nlp as spacy_nlp
-from annotation.models import Event, Label, Mention
+from annotation.claims import FoundClaim
+from annotation.models import Claim, Event, Label, Mention
 from corpus.models import Article
 
 
@@ -34,24 +35,34 @@ def pretag_many(articles: Sequence[Article], *, nlp: Language, batch_size: int =
     no suggestion of what they keep rejecting."""
     labels = {label.name: label for label in Label.objects.all()}
     bodies = [(article.body, article.body_start) for article in articles]
-    return sum(store_suggestions(article, found, labels)
-               for article, found in zip(articles, suggest(nlp, bodies, batch_size=batch_size)))
+    return sum(store_suggestions(article, found.entities, labels, claims=found.claims)
+               for article, found in zip(articles, analyse(nlp, bodies, batch_size=batch_size)))
+
+
+def analyse(nlp: Language, bodies: list[tuple[str, int]], *, batch_size: int = 32,
+            learnt: bool = True) -> Iterator[spacy_nlp.Analysis]:
+    """Entity and claim suggestions for each (body, offset): the pipeline, the label map, and
+    (unless `learnt` is False, to measure without it) what the analysts taught."""
+    knowledge = learning.knowledge() if learnt else learning.Knowledge([], frozenset(), "none")
+    spacy_nlp.apply_knowledge(nlp, knowledge.patterns, knowledge.fingerprint)
+    found = spacy_nlp.analyse_bodies(nlp, bodies, Label.objects.all().spacy_map(),
+                                     batch_size=batch_size)
+    return (spacy_nlp.Analysis(learning.without_suppressed(each.entities, knowledge), each.claims)
+            for each in found)
 
 
 def suggest(nlp: Language, bodies: list[tuple[str, int]], *, batch_size: int = 32,
             learnt: bool = True) -> Iterator[list[spacy_nlp.FoundEntity]]:
-    """The suggestions for each (body, offset): the pipeline, the label map, and (unless
-    `learnt` is False, to measure without it) what the analysts taught."""
-    knowledge = learning.knowledge() if learnt else learning.Knowledge([], frozenset(), "none")
-    spacy_nlp.apply_knowledge(nlp, knowledge.patterns, knowledge.fingerprint)
-    found = spacy_nlp.find_entities_in_bodies(nlp, bodies, Label.objects.all().spacy_map(),
-                                              batch_size=batch_size)
-    return (learning.without_suppressed(entities, knowledge) for entities in found)
+    """The entity suggestions alone (see `analyse`)."""
+    return (each.entities for each in analyse(nlp, bodies, batch_size=batch_size, learnt=learnt))
 
 
 def store_suggestions(article: Article, found: list[spacy_nlp.FoundEntity],
-                      labels: dict[str, Label]) -> int:
-    """Write one article's suggestions in one transaction (bulk insert)."""
+                      labels: dict[str, Label], *,
+                      claims: Sequence[FoundClaim] = ()) -> int:
+    """Write one article's suggestions in one transaction (bulk insert); returns how many
+    entity suggestions. Claims go the same way: untouched ones are replaced, and none is
+    suggested where a decided claim (a rejected one included) lies."""
     with transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article.pk)
         article.mentions.untouched_suggestions().delete()
@@ -64,14 +75,37 @@ def store_suggestions(article: Article, found: list[spacy_nlp.FoundEntity],
             if not _overlaps_any(entity.start_char, entity.end_char, kept)
         ]
         Mention.objects.bulk_create(suggestions)
+        claim_count = _store_claims(article, claims)
         before = {"status": article.status}
         if article.status == Article.Status.NEW:
             article.status = Article.Status.PRETAGGED
             article.save(update_fields=["status", "updated_at"])
         Event.record("article.pretag", article, article=article, before=before,
                      after={"status": article.status, "suggestions": len(suggestions),
-                            "kept": len(kept)})
+                            "kept": len(kept), "claims": claim_count})
     return len(suggestions)
+
+
+def _store_claims(article: Article, found: Sequence[FoundClaim]) -> int:
+    article.claims.untouched_suggestions().delete()
+    kept = sorted(article.claims.values_list("start", "end"))
+    speakers = claim_decisions.SpeakerIndex(article.mentions.live().select_related("label"))
+    claims = []
+    for claim in found:
+        if _overlaps_any(claim.start, claim.end, kept) or not (
+                article.body_start <= claim.start < claim.end <= article.body_end):
+            continue
+        kept.append((claim.start, claim.end))  # the finder's own claims never overlap either
+        speaker_start, speaker_end = (claim.speaker_start, claim.speaker_end) if (
+            claim.speaker and claim.speaker_start is not None
+            and claim.speaker_end > claim.speaker_start) else (None, None)
+        claims.append(Claim(
+            article=article, start=claim.start, end=claim.end, text=article.text[claim.start:claim.end],
+            speaker=(claim.speaker or "")[:300], speaker_start=speaker_start, speaker_end=speaker_end,
+            speaker_mention=speakers.at(speaker_start, speaker_end), cue=(claim.cue or "")[:50],
+            direct=claim.direct, origin=Claim.Origin.MODEL))
+    Claim.objects.bulk_create(claims)
+    return len(claims)
 
 
 def _overlaps_any(start: int, end: int, spans: list[tuple[int, int]]) -> bool:

@@ -26,6 +26,8 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
+from annotation import claims as claim_finder
+
 
 @dataclass(frozen=True)
 class FoundEntity:
@@ -254,6 +256,25 @@ def entities_of(doc: Doc, label_map: dict[str, str], *, offset: int = 0) -> list
 
 def find_entities(nlp: Language, text: str, label_map: dict[str, str]) -> list[FoundEntity]:
     return entities_of(nlp(text), label_map)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the pre-tagger finds in one body: entity suggestions and claim suggestions."""
+
+    entities: list[FoundEntity]
+    claims: list[claim_finder.FoundClaim]
+
+
+def analyse_bodies(nlp: Language, bodies: Iterable[tuple[str, int]], label_map: dict[str, str], *,
+                   batch_size: int = 32) -> Iterator[Analysis]:
+    """For each (body text, offset of the body in its article), its entities and claims in
+    article offsets, from one parse."""
+    bodies = list(bodies)
+    docs = nlp.pipe((text for text, _ in bodies), batch_size=batch_size)
+    for doc, (_, offset) in zip(docs, bodies):
+        yield Analysis(entities_of(doc, label_map, offset=offset),
+                       claim_finder.find_claims(doc, offset=offset))
 
 
 def find_entities_in_bodies(

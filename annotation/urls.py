@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import views
+from annotation import claim_pages, claim_views, views
 
 app_name = "annotation"
 urlpatterns = [
@@ -18,8 +18,23 @@ urlpatterns = [
     path("mentions/<int:mention_id>/link/accept/", views.accept_link, name="accept_link"),
     path("mentions/<int:mention_id>/link/clear/", views.clear_link, name="clear_link"),
     path("mentions/<int:mention_id>/link/change/", views.change_link, name="change_link"),
+    path("articles/<int:article_id>/claims/add/", claim_views.add_claim, name="add_claim"),
+    path("claims/<int:claim_id>/confirm/", claim_views.confirm_claim, name="confirm_claim"),
+    path("claims/<int:claim_id>/reject/", claim_views.reject_claim, name="reject_claim"),
+    path("claims/<int:claim_id>/resize/", claim_views.resize_claim, name="resize_claim"),
+    path("claims/<int:claim_id>/span/", claim_views.span_claim, name="span_claim"),
+    path("claims/<int:claim_id>/speaker/", claim_views.speaker_claim, name="speaker_claim"),
+    path("claims/<int:claim_id>/cue/", claim_views.cue_claim, name="cue_claim"),
+    path("claims/<int:claim_id>/grade/", claim_views.grade_claim, name="grade_claim"),
+    path("claims/<int:claim_id>/delete/", claim_views.delete_claim, name="delete_claim"),
+    path("claims/<int:claim_id>/link/", claim_views.link_claim, name="link_claim"),
+    path("claims/<int:claim_id>/unlink/", claim_views.unlink_claim, name="unlink_claim"),
+    path("claims/<int:claim_id>/links/", claim_views.claim_links, name="claim_links"),
     path("entities/", views.entity_list, name="entity_list"),
     path("entities/<int:entity_id>/", views.entity_detail, name="entity_detail"),
     path("entities/<int:entity_id>/rename/", views.rename_entity, name="rename_entity"),
     path("entities/<int:entity_id>/merge/", views.merge_entity, name="merge_entity"),
+    # Claim pages (annotation/claim_pages.py)
+    path("claims/<int:claim_id>/", claim_pages.claim_detail, name="claim_detail"),
+    path("figures/", claim_pages.figure_list, name="figure_list"),
 ]

@@ -19,9 +19,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from annotation import decisions, linking
+from annotation import claim_pages, corroboration, decisions, linking
 from annotation.idempotency import idempotent
-from annotation.models import Entity, Label, Mention
+from annotation.models import Claim, Credibility, Entity, Label, Mention
 from corpus.models import Article
 
 PAGE = "annotation/article_detail.html"
@@ -60,6 +60,15 @@ class Segment:
     text: str
     mention: Mention | None = None
     boilerplate: bool = False
+    start: int = 0
+
+
+@dataclass
+class Run:
+    """Consecutive segments inside one claim (or inside none): the claims layer of the text."""
+
+    segments: list[Segment]
+    claim: Claim | None = None
 
 
 @require_GET
@@ -233,6 +242,11 @@ def _respond(request: HttpRequest, article: Article, *, mention: Mention | None 
         return redirect(article.get_absolute_url() + anchor)
     context = {**_page_context(article, text=layers), "mention": mention, "message": message, "oob": True,
                "layers": layers, **extra}
+    if extra.get("claim_id"):
+        from annotation.claim_views import links_context
+
+        claim = next((c for c in context["claims"] if c.pk == extra["claim_id"]), None)
+        context.update(links_context(request, claim), claim_links_oob=True)
     return TemplateResponse(request, f"{PAGE}#{partial}", context, status=status)
 
 
@@ -254,8 +268,13 @@ def _page_context(article: Article, *, text: bool = True) -> dict:
         by_label = {label.pk: LabelGroup(label, [], counts={}) for label in labels}
         for label_id, status, count in article.mentions.status_counts():
             by_label[label_id].counts[status] = count
+    claims = list(article.claims.for_page()) if text else []
+    summaries = {summary.claim.pk: summary for summary in corroboration.summaries(claims)}
+    for claim in claims:
+        claim.summary = summaries.get(claim.pk)
     return {"article": article, "labels": labels, "groups": list(by_label.values()),
-            "segments": _segments(article, mentions) if text else [],
+            "runs": _runs(_segments(article, mentions), claims) if text else [],
+            "claims": claims, "credibility_choices": Credibility.choices,
             "editable": article.status in decisions.EDITABLE,
             "next_article": Article.objects.next_to_annotate(after=article),
             # Rows are many: their URLs and keys are put together from these, not reversed each.
@@ -289,15 +308,46 @@ def _segments(article: Article, mentions: list[Mention]) -> list[Segment]:
         position = article.body_start
     for mention in shown:
         if mention.start > position:
-            segments.append(Segment(text[position:mention.start]))
-        segments.append(Segment(text[mention.start:mention.end], mention))
+            segments.append(Segment(text[position:mention.start], start=position))
+        segments.append(Segment(text[mention.start:mention.end], mention, start=mention.start))
         position = mention.end
     if position < article.body_end:
-        segments.append(Segment(text[position:article.body_end]))
+        segments.append(Segment(text[position:article.body_end], start=position))
         position = article.body_end
     if position < len(text):
-        segments.append(Segment(text[position:], boilerplate=True))
+        segments.append(Segment(text[position:], boilerplate=True, start=position))
     return segments
+
+
+def _runs(segments: list[Segment], claims: list[Claim]) -> list[Run]:
+    """Group the segments by the standing claim they lie in. Plain text is cut at a claim's
+    edges; a mark is never cut, and belongs to the claim its first character is in."""
+    standing = sorted((c for c in claims if c.status != Claim.Status.REJECTED), key=lambda c: c.start)
+    if not standing:
+        return [Run(segments)]
+    edges = sorted({edge for claim in standing for edge in (claim.start, claim.end)})
+    starts = [claim.start for claim in standing]
+
+    def claim_at(position: int) -> Claim | None:
+        index = bisect.bisect_right(starts, position) - 1
+        return standing[index] if index >= 0 and position < standing[index].end else None
+
+    runs: list[Run] = []
+    for segment in segments:
+        pieces = [segment]
+        if segment.mention is None and not segment.boilerplate:
+            end = segment.start + len(segment.text)
+            cuts = [e for e in edges[bisect.bisect_right(edges, segment.start):] if e < end]
+            bounds = [segment.start, *cuts, end]
+            pieces = [Segment(segment.text[a - segment.start:b - segment.start], start=a)
+                      for a, b in zip(bounds, bounds[1:])]
+        for piece in pieces:
+            claim = None if piece.boilerplate else claim_at(piece.start)
+            if runs and runs[-1].claim is claim:
+                runs[-1].segments.append(piece)
+            else:
+                runs.append(Run([piece], claim))
+    return runs
 
 
 # Links from confirmed mentions to their entities (annotation.linking).
@@ -465,7 +515,8 @@ def _entity_context(request: HttpRequest, entity: Entity) -> dict:
     for mention in page:
         mention.sentence = _sentence_around(mention)
     return {"entity": entity, "page": page,
-            "can_manage": request.user.has_perm("annotation.change_entity")}
+            "can_manage": request.user.has_perm("annotation.change_entity"),
+            **claim_pages.entity_claims(entity)}
 
 
 def _sentence_around(mention: Mention) -> SentenceAround:

@@ -20,17 +20,26 @@
 
   var root, text;
   var focusedId = null, focusedIndex = 0;
+  // Which layer the keys act on: "entities" (the marks) or "claims" (t switches).
+  var layer = "entities";
+  var focusedClaim = null, claimIndex = 0, candidateIndex = 0, lastSelection = null;
 
   function marks() { return Array.prototype.slice.call(text.querySelectorAll("mark.mark")); }
 
   // The focused mention is drawn by a style sheet keyed on its id, not by a class on the mark:
   // fragments replace marks and rows at any moment, and the highlight must survive that.
-  var focusSheet = new CSSStyleSheet();
-  document.adoptedStyleSheets = document.adoptedStyleSheets.concat([focusSheet]);
+  var focusSheet = new CSSStyleSheet(), claimSheet = new CSSStyleSheet();
+  document.adoptedStyleSheets = document.adoptedStyleSheets.concat([focusSheet, claimSheet]);
+
+  function setLayer(name) {
+    layer = name;
+    root.dataset.layer = name;
+  }
 
   function focusMention(id, scroll) {
     var mark = id && document.getElementById("mention-" + id);
     focusedId = mark ? id : null;
+    if (mark) { setLayer("entities"); focusClaim(null); }
     root.dataset.focused = focusedId || "";
     focusSheet.replaceSync(focusedId ?
       "#mention-" + id + " { outline: 3px solid #1f2a37; outline-offset: 1px; }\n" +
@@ -89,6 +98,125 @@
     if (!mark) return;
     var values = Object.assign({ version: mark.dataset.version }, extra || {});
     post(mentionUrl(focusedId, action), values, mark);
+  }
+
+  // Claims: the second layer over the text, and the panel of the selected one.
+  function claimRows() { return Array.prototype.slice.call(document.querySelectorAll(".claim-row")); }
+
+  function focusClaim(id, scroll) {
+    var row = id && document.getElementById("claim-row-" + id);
+    var changed = focusedClaim !== (row ? id : null);
+    focusedClaim = row ? id : null;
+    root.dataset.focusedClaim = focusedClaim || "";
+    claimSheet.replaceSync(focusedClaim ?
+      "#claim-" + id + " { outline: 2px dashed #1f2a37; outline-offset: 2px; background: #eef3f8; }\n" +
+      "#claim-row-" + id + " { background: #fff8db; outline: 2px solid #ffbf47; outline-offset: -2px; }" : "");
+    if (row) {
+      setLayer("claims");
+      if (focusedId) focusMention(null);
+      claimIndex = Math.max(0, claimRows().indexOf(row));
+      if (scroll !== false) {
+        var span = document.getElementById("claim-" + id);
+        if (span) span.scrollIntoView({ block: "center" });
+        row.scrollIntoView({ block: "nearest" });
+      }
+    }
+    showClaimActions(row, changed);
+  }
+
+  function showClaimActions(row, reload) {
+    var panel = document.getElementById("claim-actions");
+    if (!panel) return;
+    panel.hidden = !row;
+    if (!row) return;
+    setText(panel.querySelector(".selected-text"), "“" + row.querySelector(".claim-text").textContent + "”");
+    setText(panel.querySelector(".selected-what"), row.querySelector(".claim-meta").textContent.replace(/\s+/g, " ").trim());
+    panel.querySelectorAll("[data-only]").forEach(function (button) {
+      button.hidden = row.dataset.origin !== "analyst";
+    });
+    if (reload || panel.dataset.version !== row.dataset.version) {
+      if (panel.elements.cue) panel.elements.cue.value = row.dataset.cue;
+      if (panel.elements.credibility) panel.elements.credibility.value = row.dataset.credibility;
+      panel.dataset.version = row.dataset.version;
+    }
+    if (reload) candidateIndex = 0;
+    var links = document.getElementById("claim-links");
+    if (links && links.dataset.claim !== row.dataset.claim && panel.dataset.loading !== row.dataset.claim) {
+      panel.dataset.loading = row.dataset.claim;
+      htmx.ajax("GET", claimUrl(row.dataset.claim, "links"), { target: "#claim-links", swap: "outerHTML" })
+        .then(function () { delete panel.dataset.loading; });
+    }
+    showCandidate();
+  }
+
+  function showCandidate() {
+    var items = document.querySelectorAll("#claim-links .candidate");
+    items.forEach(function (item, index) { item.classList.toggle("is-picked", index === candidateIndex); });
+  }
+
+  function moveClaim(step) {
+    var all = claimRows();
+    if (!all.length) return;
+    var index = all.findIndex(function (r) { return r.dataset.claim === focusedClaim; });
+    index = index < 0 ? (step > 0 ? 0 : all.length - 1) : Math.min(all.length - 1, Math.max(0, index + step));
+    focusClaim(all[index].dataset.claim);
+  }
+
+  function claimUrl(id, action) {
+    return document.getElementById("claim-actions").dataset.claimsUrl.replace("/0/confirm/", "/" + id + "/" + action + "/");
+  }
+
+  function claimAct(action, extra) {
+    var row = focusedClaim && document.getElementById("claim-row-" + focusedClaim);
+    if (!row) return;
+    var values = Object.assign({ version: row.dataset.version }, extra || {});
+    post(claimUrl(focusedClaim, action), values, row);
+  }
+
+  function claimWithSelection(action) {
+    var offsets = selectionOffsets() || lastSelection;
+    if (!offsets) { flash("Select the text in the article first."); return; }
+    claimAct(action, { start: offsets.start, end: offsets.end });
+    window.getSelection().removeAllRanges();
+    lastSelection = null;
+    hideAddForm();
+  }
+
+  function linkCandidate(relation, index) {
+    var items = document.querySelectorAll("#claim-links .candidate");
+    var item = items[index === undefined ? candidateIndex : index];
+    if (!item) { flash("No candidate claim to link."); return; }
+    claimAct("link", { other: item.dataset.other, relation: relation });
+  }
+
+  function flash(message) {
+    var box = document.getElementById("messages");
+    if (box) box.innerHTML = "<p class=\"message warning\"></p>", box.firstChild.textContent = message;
+  }
+
+  function claimKey(event) {
+    switch (event.key) {
+      case "j": case "ArrowDown": moveClaim(1); return true;
+      case "k": case "ArrowUp": moveClaim(-1); return true;
+      case "Enter": case "c": claimAct("confirm"); return true;
+      case "x": claimAct("reject"); return true;
+      case "d": claimAct("delete"); return true;
+      case "[": claimAct("resize", { move: "grow-start" }); return true;
+      case "]": claimAct("resize", { move: "grow-end" }); return true;
+      case "{": claimAct("resize", { move: "shrink-start" }); return true;
+      case "}": claimAct("resize", { move: "shrink-end" }); return true;
+      case "s": claimWithSelection("speaker"); return true;
+      case "o": claimAct("speaker", { none: "1" }); return true;
+      case "+": linkCandidate("corroborates"); return true;
+      case "-": linkCandidate("contradicts"); return true;
+      case "=": linkCandidate("same"); return true;
+    }
+    if (/^[1-9]$/.test(event.key)) {
+      var count = document.querySelectorAll("#claim-links .candidate").length;
+      if (Number(event.key) <= count) { candidateIndex = Number(event.key) - 1; showCandidate(); }
+      return true;
+    }
+    return false;
   }
 
   function labelForKey(key) {
@@ -205,9 +333,16 @@
       showCaret();
       return true;
     }
+    var form = document.getElementById("add-mention");
+    if (event.key === "q" && form) {
+      post(form.querySelector(".add-claim").getAttribute("hx-post"), { start: form.elements.start.value, end: form.elements.end.value }, form);
+      caret = null;
+      window.getSelection().removeAllRanges();
+      hideAddForm();
+      return true;
+    }
     var label = labelForKey(event.key);
     if (label) {
-      var form = document.getElementById("add-mention");
       post(form.getAttribute("hx-post"), { start: form.elements.start.value, end: form.elements.end.value, label: label }, form);
       caret = null;
       window.getSelection().removeAllRanges();
@@ -215,6 +350,19 @@
       return true;
     }
     return false;
+  }
+
+  function toggleLayer() {
+    if (layer === "entities") {
+      var rows = claimRows();
+      setLayer("claims");
+      if (rows.length) focusClaim((rows[Math.min(claimIndex, rows.length - 1)]).dataset.claim);
+    } else {
+      focusClaim(null);
+      setLayer("entities");
+      var all = marks();
+      if (all.length) focusMention(all[Math.min(focusedIndex, all.length - 1)].dataset.mention);
+    }
   }
 
   function toggleHelp(show) {
@@ -235,6 +383,8 @@
     if (caret) { if (caretKey(event)) event.preventDefault(); return; }
     // Enter on a focused button or link keeps its usual meaning.
     if (event.key === "Enter" && target.closest && target.closest("button, a, summary")) return;
+    if (event.key === "t") { toggleLayer(); event.preventDefault(); return; }
+    if (layer === "claims" && claimKey(event)) { event.preventDefault(); return; }
     var mark = focusedId && document.getElementById("mention-" + focusedId);
     var handled = true;
     switch (event.key) {
@@ -268,13 +418,18 @@
     document.addEventListener("keydown", onKey);
     document.addEventListener("mouseup", function (event) {
       if (event.target.closest && event.target.closest("#add-mention")) return;
+      if (event.target.closest && event.target.closest("#claim-actions")) return;
       var offsets = selectionOffsets();
+      lastSelection = offsets;
       if (offsets) showAddForm(offsets); else if (!caret) hideAddForm();
     });
     // A click on a mark or a row focuses that mention.
     document.addEventListener("click", function (event) {
       var el = event.target.closest && event.target.closest("[data-mention]");
+      var claim = !el && event.target.closest && event.target.closest(".claim[data-claim], .claim-row[data-claim]");
+      var selecting = !window.getSelection().isCollapsed;
       if (el && !event.target.closest("button, summary")) focusMention(el.dataset.mention, false);
+      else if (claim && !selecting && !event.target.closest("button, summary, a[href^='/']")) focusClaim(claim.dataset.claim, false);
       if (event.target.id === "help-button") toggleHelp(true);
       if (event.target.id === "shortcuts-close") toggleHelp(false);
     });
@@ -293,17 +448,52 @@
       });
       panel.addEventListener("submit", function (event) { event.preventDefault(); });
     }
+    var claimPanel = document.getElementById("claim-actions");
+    document.body.addEventListener("htmx:afterSettle", showCandidate);
+    if (claimPanel) {
+      claimPanel.addEventListener("click", function (event) {
+        var button = event.target.closest("button[data-action]");
+        if (!button) return;
+        var action = button.dataset.action;
+        if (button.dataset.selection) return claimWithSelection(action);
+        var extra = {};
+        if (button.dataset.move) extra.move = button.dataset.move;
+        if (button.dataset.none) extra.none = "1";
+        if (action === "cue") extra.cue = claimPanel.elements.cue.value;
+        if (action === "grade") extra.credibility = claimPanel.elements.credibility.value;
+        if (action === "unlink") extra.link = button.dataset.link;
+        if (action === "link") {
+          var item = button.closest(".candidate");
+          extra.other = item.dataset.other;
+          extra.relation = button.dataset.relation;
+        }
+        claimAct(action, extra);
+      });
+      claimPanel.addEventListener("submit", function (event) { event.preventDefault(); });
+      // Keep the selection when a panel button is pressed: it may be the new speaker or span.
+      claimPanel.addEventListener("mousedown", function (event) {
+        if (event.target.closest("button")) event.preventDefault();
+      });
+    }
     // Following a link between a mark and its side-list row focuses that mention.
     function focusFromHash() {
       var match = /^#mention-(?:row-)?(\d+)$/.exec(location.hash);
       if (match) focusMention(match[1]);
+      var claim = /^#claim-(?:row-)?(\d+)$/.exec(location.hash);
+      if (claim) focusClaim(claim[1]);
     }
     window.addEventListener("hashchange", focusFromHash);
     focusFromHash();
     // When the focused mention is gone (deleted, undone), focus the one now at its place.
     new MutationObserver(function (records) {
-      if (records.every(function (r) { return panel && panel.contains(r.target); })) return;
+      if (records.every(function (r) { return (panel && panel.contains(r.target)) ||
+                                                (claimPanel && claimPanel.contains(r.target)); })) return;
       text = document.getElementById("article-text");
+      if (focusedClaim) {
+        var row = document.getElementById("claim-row-" + focusedClaim);
+        if (row) showClaimActions(row, false);
+        else { var rows = claimRows(); focusClaim(rows.length ? rows[Math.min(claimIndex, rows.length - 1)].dataset.claim : null, false); }
+      }
       if (focusedId && document.getElementById("mention-" + focusedId)) {
         showActions(document.getElementById("mention-" + focusedId));
       } else if (focusedId) {

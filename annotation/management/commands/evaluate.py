@@ -4,8 +4,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from annotation import claims as claim_finder
 from annotation import evaluation, extraction
-from annotation.models import Label, Mention
+from annotation.models import Claim, Label, Mention
 from corpus import importing
 from corpus.models import Article, ImportBatch
 from corpus.text import body_bounds, text_hash
@@ -21,7 +22,9 @@ class _RollBack(Exception):
 
 class Command(BaseCommand):
     help = ("Score the pre-tagger against hand-annotated JSONL (the gold seeds.jsonl shape): "
-            "precision, recall and F1 per label, exact and overlapping.")
+            "precision, recall and F1 per label, exact and overlapping; and the claims found: "
+            "precision, recall and F1 (overlap with a gold claim) and speaker accuracy on the "
+            "matched ones.")
 
     def add_arguments(self, parser):
         parser.add_argument("gold", type=Path, metavar="GOLD.jsonl")
@@ -49,9 +52,11 @@ class Command(BaseCommand):
         else:
             self.report(self.score(documents, self.stored), f"the stored pre-tags against {gold.name}")
 
-    def report(self, scores, what: str) -> None:
+    def report(self, scores, what: str, *, claims: bool = True) -> None:
         self.stdout.write(f"{self.scored} documents, {what}:\n")
         self.stdout.write(evaluation.format_table(scores, self.labels) + "\n")
+        if claims and scores["claims"].gold:
+            self.stdout.write(scores["claims"].format() + "\n")
 
     def score(self, documents, predict, scores=None):
         scores = scores or evaluation.new_scores()
@@ -62,8 +67,11 @@ class Command(BaseCommand):
                 self.stderr.write(f"line {number}: this text is not in the corpus "
                                   "(import it, or use --fresh); skipped")
                 continue
+            predicted, found_claims = predicted
             gold = [evaluation.Span(s["start"], s["end"], s["label"]) for s in document["spans"]]
             evaluation.score_document(gold, predicted, scores)
+            if found_claims is not None and document.get("claims") is not None:
+                scores["claims"].add(claim_finder.score_claims(document["claims"], found_claims))
             self.scored += 1
         if not self.scored:
             raise CommandError("No gold document could be scored.")
@@ -138,10 +146,14 @@ class Command(BaseCommand):
             raise CommandError(f"Article {article.pk} holds this text with different characters "
                                "(same normalised text): its offsets do not line up with the gold file")
         machine = article.mentions.filter(origin__in=[Mention.Origin.MODEL, Mention.Origin.PATTERN])
-        return [evaluation.Span(m.start, m.end, m.label.name) for m in machine.select_related("label")]
+        claims = [claim_finder.FoundClaim(c.start, c.end, c.speaker or None, c.speaker_start,
+                                          c.speaker_end, c.cue or None, c.direct)
+                  for c in article.claims.filter(origin=Claim.Origin.MODEL)]
+        return ([evaluation.Span(m.start, m.end, m.label.name) for m in machine.select_related("label")],
+                claims)
 
-    def fresh(self, document: dict, *, learnt: bool = True) -> list[evaluation.Span]:
+    def fresh(self, document: dict, *, learnt: bool = True):
         text = document["text"]
         start, end = body_bounds(text)
-        found = next(extraction.suggest(extraction.get_nlp(), [(text[start:end], start)], learnt=learnt))
-        return [evaluation.Span(f.start_char, f.end_char, f.label) for f in found]
+        found = next(extraction.analyse(extraction.get_nlp(), [(text[start:end], start)], learnt=learnt))
+        return [evaluation.Span(f.start_char, f.end_char, f.label) for f in found.entities], found.claims
