@@ -149,8 +149,10 @@ class FigureGroup:
 
     @property
     def differs(self) -> bool:
-        """Claims in it give different numbers."""
-        return len({tuple(figure.numbers) for figure in self.figures}) > 1
+        """Articles give different numbers in it (one article counting several things does not)."""
+        # Some pair differs in both exactly when neither is the same for all.
+        return (len({tuple(figure.numbers) for figure in self.figures}) > 1
+                and len({figure.article_id for figure in self.figures}) > 1)
 
 
 def _figure_groups(rows: QuerySet, keys: list[str | None]) -> list[FigureGroup]:
@@ -166,10 +168,17 @@ def _figure_groups(rows: QuerySet, keys: list[str | None]) -> list[FigureGroup]:
     for figure in figures:
         figure.claim = claims[figure.claim_id]
         offset = figure.start - figure.claim.start
-        figure.in_claim = Passage(figure.claim.text[:offset], figure.text,
-                                  figure.claim.text[offset + len(figure.text):])
+        before, after = figure.claim.text[:offset], figure.claim.text[offset + len(figure.text):]
+        figure.in_claim = Passage(_clip(before, from_start=True), figure.text, _clip(after))
         by_key[figure.noun_key].append(figure)
     return [FigureGroup(key or "", sorted(group, key=_by_value)) for key, group in by_key.items()]
+
+
+def _clip(text: str, *, from_start: bool = False, limit: int = 160) -> str:
+    """At most `limit` characters of the claim beside its figure, the ones next to it kept."""
+    if len(text) <= limit:
+        return text
+    return "…" + text[-limit:].lstrip() if from_start else text[:limit].rstrip() + "…"
 
 
 def _by_value(figure: Mention) -> tuple:

@@ -132,7 +132,7 @@ def test_figures_of_the_same_noun_sit_together(analyst_client, counts):
     html = analyst_client.get(reverse("annotation:figure_list")).content.decode()
     attackers = html.split('id="figures-attacker"')[1].split("</section>")[0]
     assert "counts differ" in attackers and "Tunis Daily" in attackers and "Outlet 1" in attackers
-    assert '<mark class="mark label-figure is-confirmed">36</mark> attackers were killed' in attackers
+    assert '<mark class="figure-mark">36</mark> attackers were killed' in attackers
 
 
 def test_figures_filter_by_word_or_entity(analyst_client, counts):
