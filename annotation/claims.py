@@ -3,21 +3,37 @@
 spaCy only: imports nothing from Django. The Doc must come from the project pipeline
 (`annotation.nlp.load`), so that its FIGURE-like entities already follow C5-C7.
 
-Rules, in this order, one sentence at a time:
+Units are sentences cut again at line breaks (a headline never joins the first sentence) and
+after a dateline dash. Rules, one unit at a time:
 
+    headline          a line without end punctuation: "Source: content" (cue ":") and
+                      "Source Says/Warns/Fear content" read from the words, not the parse (K3)
     reported speech   a reporting verb with its subject (speaker) and its clausal complement
-                      (the claim, without the frame: K2); a frame inserted mid-sentence
-                      ("..., the army said, ...") gives the whole sentence
-    according to      "according to X": X is the speaker, the rest of the sentence the claim
+                      (the claim, without the frame: K2), one claim per "that" clause (K1); a
+                      frame inserted mid-sentence ("..., the army said, ...") gives the whole
+                      sentence, a frame at the end everything before it; an article-voice clause
+                      with a figure before "... and warned that" is a claim of its own
+    object cues       "accused X of Y", "blamed X", "described X as Y", "reported a fall of ...":
+                      the clause or the sentence (K2)
+    according to      "according to X": X (or the name in apposition to it) is the speaker
     passive           "are said to", "are believed to", "It was reported that", "reportedly":
                       speaker None (unless "by X"), the whole sentence or the complement
     direct quotes     a quoted sentence with no verb of its own takes the speaker and cue of the
-                      attribution in the same quote or the adjacent sentence (K1, K5)
+                      frame of its own quotation, else of the sentence just before the quotation
+                      in the paragraph, else just after it (K1, K5)
+    calls             exhortations, promises and calls are dropped (K1): "must", imperatives,
+                      "we will/shall/should", "we have to/need", "there will be", a reported
+                      "it would ...", "was ready to ..."
     article voice     a sentence with a FIGURE-like number (not a date or duration) and no
                       attribution: speaker None, cue None (K3)
 
-Speakers: the name when the subject is or contains one; "he"/"she" resolve to the nearest
-preceding person's name (K4); otherwise the subject phrase without a leading article.
+Speakers (K4): the name when the subject is, contains or is in apposition to one; "he"/"she"
+resolve to the last person named; "it" to the organisation that last spoke; a definite role
+phrase ("the minister", "the country's president") to the person the text gives that role; an
+organisation noun ("the bank", "the institute") to the name holding it or titled by it; a
+document ("the report", "a study by X", "data from X") to its author. A resolved speaker is given
+at the mention of its name nearest the claim. Otherwise the subject phrase without a leading
+article.
 Every word list here is a closed class; no name from any article appears in this module.
 """
 

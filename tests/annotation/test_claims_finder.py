@@ -10,6 +10,7 @@ from annotation.claims import FoundClaim, find_claims, score_claims
 from corpus.text import body_bounds
 
 SEEDS = Path("/work/shared/gold/seeds.jsonl")
+HELDOUT = Path(__file__).resolve().parents[2] / "bench" / "heldout" / "claims.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -91,13 +92,81 @@ def test_score_claims_matches_once_by_best_overlap():
     assert score["speaker_accuracy"] == 1.0
 
 
-@pytest.mark.skipif(not SEEDS.exists(), reason="gold seeds not available")
-def test_recall_on_the_seed_articles_stays_above_the_measured_floor(pipeline):
-    # A measurement guard, not tuning: measured recall 0.82, speaker accuracy 0.92.
-    gold, found = 0, 0
-    matched = correct = 0
-    for line in SEEDS.read_text(encoding="utf-8").splitlines():
+def test_headline_colon_attribution(pipeline):
+    text = "City Council: Budget Gap Has Doubled\n\nThe council met on Monday to discuss it."
+    [(span, speaker, cue)] = claims_in(pipeline, text)
+    assert (span, speaker, cue) == ("Budget Gap Has Doubled", "City Council", ":")
+
+
+def test_headline_verb_attribution_is_apart_from_the_first_sentence(pipeline):
+    text = ("Farmers Warn Drought Will Cut Harvest\n\n"
+            "The rain has not come, and the rivers are low.")
+    [(span, speaker, cue)] = claims_in(pipeline, text)
+    assert (span, speaker, cue) == ("Drought Will Cut Harvest", "Farmers", "Warn")
+
+
+def test_role_phrase_resolves_to_the_name_the_text_gives(pipeline):
+    text = ("Transport Minister Olga Berg opened the new line on Monday. "
+            "The minister said the trains were running on time.")
+    found = find_claims(pipeline(text))
+    [claim] = found
+    assert text[claim.start:claim.end] == "the trains were running on time"
+    assert claim.speaker == "Olga Berg"
+    assert text[claim.speaker_start:claim.speaker_end] == "Olga Berg"
+
+
+def test_apposed_name_is_the_speaker(pipeline):
+    text = "The mining companies’ association, Ibex, said the permits had been granted lawfully."
+    [(span, speaker, cue)] = claims_in(pipeline, text)
+    assert span == "the permits had been granted lawfully"
+    assert speaker == "Ibex"
+
+
+@pytest.mark.parametrize("text", [
+    "“We must stay calm and help our neighbours,” the mayor said.",
+    "“We will rebuild every school in the valley,” she said.",
+    "“We have to cooperate before it is too late,” he told reporters.",
+    "The union said it would fight the closure in the courts.",
+])
+def test_exhortations_promises_and_calls_are_not_claims(pipeline, text):
+    assert claims_in(pipeline, text) == []
+
+
+def test_two_that_clauses_are_two_claims(pipeline):
+    text = "The agency said that prices had fallen sharply and that wages had risen."
+    assert [span for span, _, _ in claims_in(pipeline, text)] == [
+        "prices had fallen sharply", "wages had risen"]
+
+
+def test_quoted_sentences_take_the_frame_of_their_quotation(pipeline):
+    text = ("Anna Ruiz said the plant was safe. “The water is clean. The tests prove it.”\n\n"
+            "Officials said the river would be monitored.")
+    found = claims_in(pipeline, text)
+    assert ("The water is clean", "Anna Ruiz", "said") in found
+    assert ("The tests prove it", "Anna Ruiz", "said") in found
+
+
+def test_accusation_is_a_claim_with_the_whole_sentence(pipeline):
+    text = "Residents accused the company of polluting the river."
+    [(span, speaker, cue)] = claims_in(pipeline, text)
+    assert (span, speaker, cue) == (
+        "Residents accused the company of polluting the river", "Residents", "accused")
+
+
+def test_article_voice_clause_before_a_reporting_verb(pipeline):
+    text = ("The central bank kept its main rate at 4.5 percent on Thursday and warned that "
+            "inflation would stay high.")
+    found = claims_in(pipeline, text)
+    assert ("The central bank kept its main rate at 4.5 percent on Thursday", None, None) in found
+    assert ("inflation would stay high", "central bank", "warned") in found
+
+
+def _totals(pipeline, path, prefix=""):
+    gold = found = matched = correct = 0
+    for line in path.read_text(encoding="utf-8").splitlines():
         article = json.loads(line)
+        if not article["id"].startswith(prefix):
+            continue
         text = article["text"]
         start, end = body_bounds(text)
         score = score_claims(article["claims"],
@@ -106,6 +175,24 @@ def test_recall_on_the_seed_articles_stays_above_the_measured_floor(pipeline):
         found += score["found"]
         matched += score["matched"]
         correct += score["speaker_correct"]
-    assert matched / gold >= 0.78
-    assert matched / found >= 0.85
-    assert correct / matched >= 0.85
+    p, r = matched / found, matched / gold
+    return p, r, 2 * p * r / (p + r), correct / matched
+
+
+@pytest.mark.skipif(not HELDOUT.exists(), reason="held-out set not available")
+def test_held_out_articles_stay_above_the_measured_floors(pipeline):
+    # Measurement guards, not targets (python -m bench.claims prints the figures).
+    # "h" articles (used while developing): measured P 0.99 R 0.99 F1 0.99, speakers 0.97.
+    _, _, f1, speakers = _totals(pipeline, HELDOUT, "h")
+    assert f1 >= 0.95 and speakers >= 0.93
+    # "f" articles (written after the rules, never tuned on): P 0.88 R 0.97 F1 0.92, sp. 0.86.
+    _, _, f1, speakers = _totals(pipeline, HELDOUT, "f")
+    assert f1 >= 0.88 and speakers >= 0.80
+
+
+@pytest.mark.skipif(not SEEDS.exists(), reason="gold seeds not available")
+def test_seed_articles_stay_above_the_measured_floors(pipeline):
+    # Measured P 0.97 R 0.90 F1 0.93, speaker accuracy 0.93.
+    precision, recall, f1, speakers = _totals(pipeline, SEEDS)
+    assert recall >= 0.86 and precision >= 0.92
+    assert f1 >= 0.90 and speakers >= 0.88
