@@ -22,6 +22,8 @@ from corpus.models import Article, Source
 
 # Mentions a speaker can be: a person, a group, or a country speaking as one ("Tunisia says").
 SPEAKER_LABELS = linking.LINKED_LABELS
+_OPENING = "\"'“‘«„ \t"
+_CLOSING = "\"'”’». ,;:!?…\t"
 MAX_CUE = Claim._meta.get_field("cue").max_length
 MAX_SPEAKER = Claim._meta.get_field("speaker").max_length
 
@@ -383,6 +385,11 @@ def _snapped(article: Article, start: int, end: int, claim: Claim | None = None,
     if not (0 <= start < end <= len(article.text)):
         raise Refused("The selection lies outside the article's text.", claim)
     start, end = article_text.snap_to_tokens(article.text, start, end)
+    # Quotation marks at either end and final punctuation are not part of it (GUIDELINES K2).
+    while start < end and article.text[start] in _OPENING:
+        start += 1
+    while start < end and article.text[end - 1] in _CLOSING:
+        end -= 1
     if start >= end:
         raise Refused("The selection holds no text.", claim)
     _refuse_bad_span(article, start, end, claim, what=what)

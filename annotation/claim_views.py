@@ -2,6 +2,7 @@
 grade, mark a new claim, link it to other articles' claims. Each answers like the decisions on
 mentions (annotation.views): the messages as the target, and the changed fragments out of band."""
 
+import json
 from http import HTTPStatus
 
 from django.contrib.auth.decorators import login_required, permission_required
@@ -167,8 +168,11 @@ def add_claim(request: HttpRequest, article_id: int) -> HttpResponse:
                                        cue=request.POST.get("cue", "")).pk
     except decisions.Refused as refused:
         status, message = HTTPStatus.CONFLICT, str(refused)
-    return _respond(request, article, message=message, status=status, layers=True,
-                    claim_id=claim_id)
+    response = _respond(request, article, message=message, status=status, layers=True,
+                        claim_id=claim_id)
+    if claim_id and request.htmx:
+        response["HX-Trigger-After-Settle"] = json.dumps({"sourcemark:claim-added": {"id": claim_id}})
+    return response
 
 
 @require_GET

@@ -149,10 +149,12 @@ def confirm_all(article_id: int, label: Label, *, seen: dict[int, int], by) -> l
 
 def undo(article_id: int, *, by) -> list[Mention]:
     """Take back this analyst's last decision on the article (all of it, for a confirm-all);
-    again and again, newest first.
+    again and again, newest first. Decisions on claims and their links are taken back too.
 
     Refused when someone else changed the mention since: undo never overwrites another's work.
     Returns the mentions as they are now (a deleted one comes back with its old id)."""
+    from annotation import claim_decisions
+
     with transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article_id)
         _refuse_unless_editable(article)
@@ -166,6 +168,7 @@ def undo(article_id: int, *, by) -> list[Mention]:
             mine.filter(action__in=UNDOABLE, after__group=group).exclude(pk__in=undone))
         labels = {label.name: label for label in Label.objects.all()}
         restored = [_restore(event, article, labels, undone=undone, by=by) for event in batch]
+        claim_decisions.relink_speakers(article.pk)
     return [mention for mention in restored if mention is not None]
 
 

@@ -12,7 +12,8 @@ from annotation.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 FIELD = "idempotency_key"
-KEPT_HEADERS = ("HX-Trigger", "HX-Redirect", "HX-Refresh", "HX-Retarget", "HX-Reswap", "Location")
+KEPT_HEADERS = ("HX-Trigger", "HX-Trigger-After-Settle", "HX-Redirect", "HX-Refresh", "HX-Retarget",
+                "HX-Reswap", "Location")
 _VALID_KEY = re.compile(r"^[A-Za-z0-9_.:-]{8,100}$")
 
 

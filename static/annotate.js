@@ -34,6 +34,9 @@
   function setLayer(name) {
     layer = name;
     root.dataset.layer = name;
+    document.querySelectorAll(".layer-tabs [role=tab]").forEach(function (tab) {
+      tab.setAttribute("aria-selected", String(tab.dataset.layer === name));
+    });
   }
 
   function focusMention(id, scroll) {
@@ -450,6 +453,13 @@
     }
     var claimPanel = document.getElementById("claim-actions");
     document.body.addEventListener("htmx:afterSettle", showCandidate);
+    // A claim just marked is the one to work on: its speaker, cue and links come next.
+    document.body.addEventListener("sourcemark:claim-added", function (event) {
+      focusClaim(String(event.detail.id), false);
+    });
+    document.querySelectorAll(".layer-tabs [role=tab]").forEach(function (tab) {
+      tab.addEventListener("click", function () { if (tab.dataset.layer !== layer) toggleLayer(); });
+    });
     if (claimPanel) {
       claimPanel.addEventListener("click", function (event) {
         var button = event.target.closest("button[data-action]");

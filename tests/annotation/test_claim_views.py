@@ -136,11 +136,12 @@ def test_bad_input_is_refused_with_a_clear_message(analyst_client, claim):
 def test_add_a_claim_by_selection_and_refuse_an_overlap(analyst_client, analyst, article):
     start = TEXT.index("The army")
     add = reverse("annotation:add_claim", args=[article.pk])
-    response = analyst_client.post(add, {"start": start + 2, "end": len(TEXT) - 2}, headers=HTMX)
+    response = analyst_client.post(add, {"start": start + 2, "end": len(TEXT)}, headers=HTMX)
     assert response.status_code == 200
     claim = Claim.objects.get()
+    # Grown to whole words, without the final full stop (GUIDELINES K2).
     assert (claim.text, claim.origin, claim.status, claim.decided_by) == (
-        "The army put the toll at 40.", "analyst", "confirmed", analyst)
+        "The army put the toll at 40", "analyst", "confirmed", analyst)
     again = analyst_client.post(add, {"start": start, "end": start + 8}, headers=HTMX)
     assert again.status_code == 409 and "overlap" in again.content.decode()
     assert Claim.objects.count() == 1
@@ -228,10 +229,17 @@ def test_permissions(client, claim):
 
 
 def test_a_mention_decision_moves_the_speaker_link(analyst, claim):
-    mention = Mention.objects.get(text="Hedi Majdoub")
+    army = TEXT.index("army")
+    mention = MentionFactory(article=claim.article, start=army, end=army + 4,
+                             label=Label.objects.get(name="GROUP"))
+    claim.speaker, claim.speaker_start, claim.speaker_end = "army", army, army + 4
+    claim.save()
+    decisions.confirm(mention.pk, version=1, by=analyst)
     claim.refresh_from_db()
-    assert claim.speaker_mention is None  # made after the mention, outside a decision
-    decisions.reject(mention.pk, version=mention.version, by=analyst)
+    assert claim.speaker_mention == mention
+    decisions.reject(mention.pk, version=2, by=analyst)
+    claim.refresh_from_db()
+    assert claim.speaker_mention is None
     decisions.undo(claim.article_id, by=analyst)
     claim.refresh_from_db()
     assert claim.speaker_mention == mention
