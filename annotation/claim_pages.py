@@ -15,7 +15,7 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
 
 from annotation import corroboration
-from annotation.models import Claim, Entity, Mention
+from annotation.models import Claim, Entity, Mention, Reliability
 
 # Characters fetched on each side of a claim to find the paragraph or sentence around it.
 CONTEXT_WINDOW = 400
@@ -69,7 +69,7 @@ def claim_detail(request: HttpRequest, claim_id: int) -> HttpResponse:
         pk__in=[linked.claim.pk for linked in summary.links])).only("pk", "start", "end")}
     for linked in summary.links:
         linked.passage = passage(windows[linked.claim.pk], linked.evidence_start, linked.evidence_end)
-    context = {"claim": summary.claim, "summary": summary,
+    context = {"claim": summary.claim, "summary": summary, "reliability_choices": Reliability.choices,
                "passage": passage(claim, claim.start, claim.end, boundary=_PARAGRAPH_END),
                "corroborating": [*summary.same, *summary.corroborating],
                "candidates": corroboration.candidates(claim)}

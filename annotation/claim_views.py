@@ -5,17 +5,20 @@ mentions (annotation.views): the messages as the target, and the changed fragmen
 import json
 from http import HTTPStatus
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation import claim_decisions, corroboration, decisions
 from annotation.idempotency import idempotent
-from annotation.models import Claim, ClaimLink
+from annotation.models import Claim, ClaimLink, Entity
 from annotation.views import PAGE, _invalid, _respond
-from corpus.models import Article
+from corpus.models import Article, Source
 
 CANDIDATES = 8
 
@@ -194,3 +197,38 @@ def links_context(request: HttpRequest, claim: Claim | None) -> dict:
             "can_link": editable and request.user.has_perm("annotation.add_claimlink"),
             "relations": ClaimLink.Relation.choices}
 
+
+
+# Reliability grades of speakers (entities) and outlets (sources): small forms on the claim and
+# entity pages, answered with a redirect back.
+
+@require_POST
+@login_required
+@permission_required("annotation.grade_claim", raise_exception=True)
+@idempotent
+def grade_entity(request: HttpRequest, entity_id: int) -> HttpResponse:
+    entity = get_object_or_404(Entity, pk=entity_id)
+    return _graded(request, entity, claim_decisions.grade_entity, entity.get_absolute_url())
+
+
+@require_POST
+@login_required
+@permission_required("annotation.grade_claim", raise_exception=True)
+@idempotent
+def grade_source(request: HttpRequest, source_id: int) -> HttpResponse:
+    source = get_object_or_404(Source, pk=source_id)
+    return _graded(request, source, claim_decisions.grade_source, reverse("corpus:article_list"))
+
+
+def _graded(request: HttpRequest, subject, grade, fallback: str) -> HttpResponse:
+    try:
+        subject = grade(subject, request.POST.get("reliability", ""), by=request.user)
+    except decisions.Refused as refused:
+        messages.warning(request, str(refused))
+    else:
+        messages.success(request, f"{subject} is graded {subject.get_reliability_display()}.")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        back = fallback
+    return redirect(back)

@@ -21,7 +21,7 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from annotation import claim_pages, corroboration, decisions, linking
 from annotation.idempotency import idempotent
-from annotation.models import Claim, Credibility, Entity, Label, Mention
+from annotation.models import Claim, Credibility, Entity, Label, Mention, Reliability
 from corpus.models import Article
 
 PAGE = "annotation/article_detail.html"
@@ -514,7 +514,7 @@ def _entity_context(request: HttpRequest, entity: Entity) -> dict:
     page = Paginator(mentions, 50).get_page(request.GET.get("page"))
     for mention in page:
         mention.sentence = _sentence_around(mention)
-    return {"entity": entity, "page": page,
+    return {"entity": entity, "page": page, "reliability_choices": Reliability.choices,
             "can_manage": request.user.has_perm("annotation.change_entity"),
             **claim_pages.entity_claims(entity)}
 

@@ -250,3 +250,30 @@ def test_submit_counts_undecided_claims(analyst, claim):
     with pytest.raises(decisions.NeedsConfirmation) as pending:
         decisions.submit(claim.article_id, by=analyst)
     assert pending.value.undecided == 1
+
+
+def test_speakers_and_outlets_are_graded_with_who_and_when(client, reviewer, claim):
+    outlet = SourceFactory(name="Wire One")
+    entity = claim_decisions.Entity.objects.create(name="Hedi Majdoub", label=Label.objects.get(name="ACTOR"))
+    client.force_login(reviewer)
+    back = claim.get_absolute_url()
+    response = client.post(reverse("annotation:grade_entity", args=[entity.pk]),
+                           {"reliability": "B", "next": back})
+    assert response.status_code == 302 and response["Location"] == back
+    response = client.post(reverse("annotation:grade_source", args=[outlet.pk]),
+                           {"reliability": "Z", "next": "https://elsewhere.example/"})
+    assert response.status_code == 302 and response["Location"] == reverse("corpus:article_list")
+    entity.refresh_from_db()
+    outlet.refresh_from_db()
+    assert (entity.reliability, entity.graded_by) == ("B", reviewer) and entity.graded_at
+    assert outlet.reliability == "F" and outlet.graded_by is None  # "Z" is refused
+    assert Event.objects.filter(action="entity.grade", actor=reviewer, after={"reliability": "B"}).exists()
+    page = client.get(entity.get_absolute_url()).content.decode()
+    assert "graded by carol" in page or f"graded by {reviewer.username}" in page
+
+
+def test_grading_needs_the_permission(analyst_client, client, claim):
+    outlet = SourceFactory(name="Wire Two")
+    client.force_login(UserFactory(username="nobody"))
+    assert client.post(reverse("annotation:grade_source", args=[outlet.pk]),
+                       {"reliability": "A"}).status_code == 403

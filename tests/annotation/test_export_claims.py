@@ -442,3 +442,13 @@ def test_claims_for_a_stored_text_that_differs_in_spaces_are_a_row_error(corpus,
     batch = importing.import_files([path], confirmed=True)
     assert batch.failed == 1 and "differs in spaces" in batch.errors[0]["error"]
     assert Claim.objects.count() == 5
+
+
+def test_claims_csv_never_hands_a_spreadsheet_a_formula(db):
+    text = "=HYPERLINK(\"http://x\") is what the post said.\n-5 degrees, officials said."
+    article = ArticleFactory(text=text)
+    ClaimFactory(article=article, start=0, end=text.index(" is what"), speaker="")
+    out, _ = run("export_annotations", "--format", "claims-csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows and all(not value.startswith(("=", "+", "-", "@")) for row in rows for value in row.values())
+    assert rows[0]["claim_text"].startswith("'=HYPERLINK")

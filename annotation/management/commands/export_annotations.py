@@ -65,10 +65,18 @@ class Command(BaseCommand):
             writer = csv.DictWriter(stream, fieldnames=exporting.CSV_COLUMNS, lineterminator="\r\n")
             writer.writeheader()
             for row in exporting.claim_source_rows(articles):
-                writer.writerow(row)
+                writer.writerow({column: _spreadsheet_safe(value) for column, value in row.items()})
                 count += 1
             return count, "claim–source rows"
         for piece in exporting.web_annotation_document(articles, base_url=base_url):
             stream.write(piece)
             count += 1
         return max(count - 2, 0), "annotations"
+
+
+def _spreadsheet_safe(value):
+    """A cell a spreadsheet would run as a formula (=, +, -, @, a tab or a carriage return first)
+    gets a leading apostrophe: quoted text from the news must never execute when the CSV opens."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
