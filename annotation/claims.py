@@ -70,7 +70,7 @@ _REPORTING_LEMMAS = {
     "disclose", "detail", "tweet", "reiterate", "underline", "testify", "recount", "fear",
     "worry", "conclude", "find", "show", "put", "accuse", "rule", "concede", "complain",
     "recall", "reckon", "forecast", "project", "calculate", "speculate", "hold", "counter",
-    "reply", "respond", "inform", "mention", "concur", "contend", "lament", "boast",
+    "reply", "respond", "inform", "mention", "concur", "contend", "lament", "boast", "doubt",
 }
 # Of those, the ones that also mark a passive/impersonal attribution ("are said to").
 _PASSIVE_LEMMAS = {"say", "believe", "report", "think", "estimate", "allege", "know", "rumour",
@@ -78,7 +78,7 @@ _PASSIVE_LEMMAS = {"say", "believe", "report", "think", "estimate", "allege", "k
 # Verbs that only count with a clausal complement (too common otherwise).
 _NEED_CLAUSE = {"find", "show", "put", "point", "consider", "think", "fear", "worry", "write",
                 "rule", "hold", "project", "calculate", "counter", "reply", "respond", "inform",
-                "mention", "recall", "reckon", "forecast"}
+                "mention", "recall", "reckon", "forecast", "doubt"}
 # Verbs of saying whose content is their object ("accused X of Y", "blamed X", "described X as
 # Y"): the claim is the clause or the sentence, the frame is not separable (K2).
 _OBJECT_CUES = {"accuse", "blame", "describe", "denounce", "deny", "criticise", "criticize",
@@ -350,10 +350,23 @@ def _headline(unit: Span, ctx: _Context) -> list[_Claim]:
         rest = k + 1
         if toks[rest].lower_ == "that":
             rest += 1
+        if not _headline_clause(toks[rest:]):
+            continue  # "X Denies Fraud as Trial Opens": an act, no asserted content
         span = _strip(doc.text, toks[rest].idx, unit.end_char)
         if span is not None:
             return [_Claim(span[0], span[1], speaker, t.text)]
     return []
+
+
+def _headline_clause(toks: list[Token]) -> bool:
+    """Headline content after a verb of saying is a clause: a verb before any headline stop
+    ("Dengue Season Could Be Worst", "Inflation Has Peaked"; not "Fraud as Trial Opens")."""
+    for t in toks:
+        if t.lower_ in _HEADLINE_STOPS or t.text in {",", ";", ":"}:
+            return False
+        if t.pos_ in {"VERB", "AUX"} or t.tag_ in {"VBZ", "VBD", "VBP", "MD"}:
+            return True
+    return False
 
 
 def _is_headline_verb(t: Token) -> bool:
@@ -612,6 +625,9 @@ def _object_claim(verb: Token) -> bool:
         return "as" in preps
     if lemma == "accuse":
         return "of" in preps
+    if lemma in {"report", "estimate"}:  # "reported a 38 percent fall", not "reported rises"
+        return any(t.ent_type_ in _FIGURE_LABELS for c in kids if c.dep_ == "dobj"
+                   for t in c.subtree)
     return True
 
 
@@ -862,8 +878,9 @@ def _title_window(doc: Doc, ent: Span) -> list[Token]:
     out = []
     i = ent.start - 1
     while i >= 0 and ent.start - i <= 6 and not doc[i].is_space and doc[i].text not in {
-            ".", ";", "“", "”", "\"", "—", "–"}:
-        out.append(doc[i])
+            ".", ";", "“", "”", "\"", "—", "–"} and doc[i].pos_ not in {"VERB", "AUX"} \
+            and doc[i].ent_type_ != "PERSON":
+        out.append(doc[i])  # not across a verb or another name ("Judge X said Y had ...")
         i -= 1
     if ent.end < len(doc) and doc[ent.end].text == ",":
         for t in doc[ent.end + 1:min(len(doc), ent.end + 5)]:

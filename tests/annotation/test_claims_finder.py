@@ -196,3 +196,29 @@ def test_seed_articles_stay_above_the_measured_floors(pipeline):
     precision, recall, f1, speakers = _totals(pipeline, SEEDS)
     assert recall >= 0.86 and precision >= 0.92
     assert f1 >= 0.90 and speakers >= 0.88
+
+
+def test_doubted_that_is_a_cue(pipeline):
+    text = "Some traders doubted that the harvest was as large as announced."
+    [(span, speaker, cue)] = claims_in(pipeline, text)
+    assert (span, speaker, cue) == ("the harvest was as large as announced", "Some traders",
+                                    "doubted")
+
+
+def test_reported_without_a_figure_is_not_a_claim(pipeline):
+    assert claims_in(pipeline, "Neighbouring towns have also reported sharp rises in "
+                               "burglaries.") == []
+    found = claims_in(pipeline, "The bakery reported a 12 percent fall in sales.")
+    assert [cue for _, _, cue in found] == ["reported"]
+
+
+def test_headline_verb_with_a_bare_noun_is_not_an_attribution(pipeline):
+    text = "Former Mayor Denies Bribery as Hearing Begins\n\nThe hearing began on Monday."
+    assert claims_in(pipeline, text) == []
+
+
+def test_title_before_a_name_does_not_reach_across_a_verb(pipeline):
+    text = ("Judge Ada Lum said Marco Vidal had lied to the court. "
+            "The judge told the jury that the contracts were forged.")
+    found = claims_in(pipeline, text)
+    assert ("the contracts were forged", "Ada Lum", "told") in found
