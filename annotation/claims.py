@@ -781,6 +781,9 @@ def _speaker_of(head: Token, ctx: _Context, depth: int = 0) -> _Speaker | None:
     if (low in _PRONOUNS and head.pos_ == "PRON") or not any(ch.isalpha() for ch in head.text):
         # a pronoun, or a parse that made a quote mark the subject: the last person named
         before = [p for p in ctx.persons if p.end <= head.i]
+        subjects = [p for p in before if _is_subject_person(p)]
+        if subjects and head.i - subjects[-1].end < 400:  # tokens: a few paragraphs
+            return _named(subjects[-1])
         if before:
             return _named(before[-1])
     # A name in apposition: "the mining companies' association, Ibram, said".
@@ -815,10 +818,19 @@ def _speaker_of(head: Token, ctx: _Context, depth: int = 0) -> _Speaker | None:
             p = _person_with_role(doc, ctx, noun, head.i)
             if p is not None:
                 return _named(p)
-        if noun in _ORG_NOUNS and not has_name_mod and head.dep_ != "pobj":
+        according = head.dep_ == "pobj" and head.head.lower_ == "to" and head.head.i > 0 \
+            and doc[head.head.i - 1].lower_ == "according"
+        if noun in _ORG_NOUNS and not has_name_mod and (head.dep_ != "pobj" or according):
             o = _org_with_noun(doc, ctx, noun, head.i)
             if o is not None:
                 return _named(o)
+            o = _compound_mention(doc, noun, head.i)
+            if o is not None:  # "the ministry": "the health ministry" before
+                return _named(o)
+            if ctx.last_org is not None and ctx.unit - ctx.last_org[0] <= 1 \
+                    and noun not in {"government", "army", "court", "parliament", "cabinet"}:
+                sp = ctx.last_org[1]  # "according to X. The regulator said ..."
+                return _Speaker(sp.text, sp.start, sp.end, tuple(sp.text.casefold().split()))
     start, end = head.left_edge.i, head.i + 1
     of = next((c for c in head.rights if c.dep_ == "prep" and c.lower_ == "of"), None)
     if of is not None and of.i == end:  # "the mayor of the town": the "of" phrase stays
@@ -838,6 +850,22 @@ def _speaker_of(head: Token, ctx: _Context, depth: int = 0) -> _Speaker | None:
         start += 1
     span = doc[start:end]
     return _Speaker(span.text, span.start_char, span.end_char)
+
+
+def _is_subject_person(p: Span) -> bool:
+    """The name is the subject of its sentence's main verb or of a reporting verb, directly or
+    through the noun it is apposed to ("Anne Kemp said ...", "Her lawyer, X, said ...");
+    not a subject inside reported content ("... said Hallam had known")."""
+    tok = p.root
+    if tok.dep_ == "appos" or (tok.dep_ == "compound" and tok.head.dep_ == "appos"):
+        tok = tok.head if tok.dep_ == "appos" else tok.head.head
+    if tok.dep_ == "pobj" and tok.head.lower_ == "to" and tok.head.i > 0 \
+            and tok.doc[tok.head.i - 1].lower_ == "according":
+        return True  # "According to X, ..."
+    if tok.dep_ not in {"nsubj", "nsubjpass"}:
+        return False
+    verb = tok.head
+    return verb.dep_ == "ROOT" or verb.lemma_.lower() in _REPORTING_LEMMAS
 
 
 def _ent_at(doc: Doc, i: int) -> Span | None:
@@ -924,6 +952,17 @@ def _org_with_noun(doc: Doc, ctx: _Context, noun: str, i: int) -> Span | None:
         before = titled or [o for o in ctx.orgs if o.end <= i and o.label_ == "ORG"]
         if before:
             return before[-1]
+    return None
+
+
+def _compound_mention(doc: Doc, noun: str, i: int) -> Span | None:
+    """The nearest earlier mention of the noun with a compound modifier ("the health ministry",
+    "the interior ministry") for a bare "the ministry"."""
+    for t in reversed(doc[:i]):
+        if t.lemma_.lower() == noun and t.pos_ == "NOUN":
+            comps = [c for c in t.lefts if c.dep_ == "compound"]
+            if comps:
+                return doc[comps[0].i:t.i + 1]
     return None
 
 
