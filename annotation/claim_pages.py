@@ -72,6 +72,8 @@ def claim_detail(request: HttpRequest, claim_id: int) -> HttpResponse:
     context = {"claim": summary.claim, "summary": summary, "reliability_choices": Reliability.choices,
                "passage": passage(claim, claim.start, claim.end, boundary=_PARAGRAPH_END),
                "corroborating": [*summary.same, *summary.corroborating],
+               "carries": list(claim.mentions_inside().select_related("label", "entity")
+                               .order_by("start")),
                "candidates": corroboration.candidates(claim)}
     return TemplateResponse(request, "annotation/claim_detail.html", context)
 
