@@ -45,6 +45,27 @@ from dataclasses import dataclass
 from spacy.tokens import Doc, Span, Token
 
 
+
+def _ents(doc: Doc) -> tuple[Span, ...]:
+    """doc.ents, built once per document: spaCy rebuilds it from every token on each access,
+    and the rules ask for it (or a span's share of it) hundreds of times an article."""
+    ents = doc.user_data.get("sourcemark_ents")
+    if ents is None:
+        ents = doc.user_data["sourcemark_ents"] = tuple(doc.ents)
+    return ents
+
+
+def _text(doc: Doc) -> str:
+    """doc.text, joined once per document (spaCy joins every token's text on each access)."""
+    text = doc.user_data.get("sourcemark_text")
+    if text is None:
+        text = doc.user_data["sourcemark_text"] = doc.text
+    return text
+
+
+def _ents_in(span: Span) -> list[Span]:
+    return [e for e in _ents(span.doc) if span.start <= e.start and e.end <= span.end]
+
 @dataclass(frozen=True)
 class FoundClaim:
     start: int
@@ -146,7 +167,7 @@ _QUOTE_RE = re.compile(r"“[^”]*”|«[^»]*»|\"[^\"\n]*\"|(?<![\w])‘[^’
 
 def find_claims(doc: Doc, *, offset: int = 0) -> list[FoundClaim]:
     """Claims in a parsed document, in text order; offsets are char offsets in doc.text + offset."""
-    quotes = [(m.start(), m.end()) for m in _QUOTE_RE.finditer(doc.text)]
+    quotes = [(m.start(), m.end()) for m in _QUOTE_RE.finditer(_text(doc))]
     ctx = _Context(doc)
     units, paragraph = _units(doc)
     per_unit: list[list[_Claim]] = []
@@ -161,12 +182,12 @@ def find_claims(doc: Doc, *, offset: int = 0) -> list[FoundClaim]:
         if quoted is not None:
             source = _governing(per_unit, units, paragraph, i, quoted)
             if source is not None:
-                span = _strip(doc.text, *quoted)
+                span = _strip(_text(doc), *quoted)
                 if span is not None and not _is_call(_char_span(doc, *span)):
                     per_unit[i] = [_Claim(span[0], span[1], source.speaker, source.cue)]
                 continue
         if _has_figure(unit) or (_is_headline(unit) and _has_digits(unit)):
-            span = _strip(doc.text, unit.start_char, unit.end_char)
+            span = _strip(_text(doc), unit.start_char, unit.end_char)
             if span is not None:
                 per_unit[i] = [_Claim(span[0], span[1], None, None)]
     out = []
@@ -238,8 +259,8 @@ class _Context:
 
     def __init__(self, doc: Doc):
         self.doc = doc
-        self.persons = [e for e in doc.ents if e.label_ == "PERSON"]
-        self.orgs = [e for e in doc.ents if e.label_ in {"ORG", "NORP", "FAC"}]
+        self.persons = [e for e in _ents(doc) if e.label_ == "PERSON"]
+        self.orgs = [e for e in _ents(doc) if e.label_ in {"ORG", "NORP", "FAC"}]
         self.unit = 0
         self.last_org: tuple[int, _Speaker] | None = None  # (unit, speaker) of an organisation
 
@@ -272,7 +293,7 @@ def _char_span(doc: Doc, start: int, end: int) -> Span:
 
 
 def _has_figure(sent: Span) -> bool:
-    return any(e.label_ in _FIGURE_LABELS for e in sent.ents)
+    return any(e.label_ in _FIGURE_LABELS for e in _ents_in(sent))
 
 
 def _has_digits(unit: Span) -> bool:
@@ -333,7 +354,7 @@ def _headline(unit: Span, ctx: _Context) -> list[_Claim]:
         if head and head[0].text[:1].isupper() and not any(t.pos_ == "VERB" for t in head):
             speaker = _Speaker(doc[head[0].i:head[-1].i + 1].text, head[0].idx,
                                head[-1].idx + len(head[-1]))
-            span = _strip(doc.text, toks[colon + 1].idx, unit.end_char)
+            span = _strip(_text(doc), toks[colon + 1].idx, unit.end_char)
             if span is not None:
                 return [_Claim(span[0], span[1], speaker, ":")]
     for k, t in enumerate(toks):
@@ -352,7 +373,7 @@ def _headline(unit: Span, ctx: _Context) -> list[_Claim]:
             rest += 1
         if not _headline_clause(toks[rest:]):
             continue  # "X Denies Fraud as Trial Opens": an act, no asserted content
-        span = _strip(doc.text, toks[rest].idx, unit.end_char)
+        span = _strip(_text(doc), toks[rest].idx, unit.end_char)
         if span is not None:
             return [_Claim(span[0], span[1], speaker, t.text)]
     return []
@@ -404,7 +425,7 @@ def _attributed(sent: Span, ctx: _Context) -> list[_Claim]:
         covered.append((start_tok, end_tok))
         if check_call and _is_call(doc[start_tok:end_tok]):
             return  # an exhortation, a promise or a call: not a claim (K1)
-        span = _strip(doc.text, doc[start_tok].idx, doc[end_tok - 1].idx + len(doc[end_tok - 1]))
+        span = _strip(_text(doc), doc[start_tok].idx, doc[end_tok - 1].idx + len(doc[end_tok - 1]))
         if span is None:
             return
         claims.append(_Claim(span[0], span[1], speaker, cue))
@@ -609,7 +630,7 @@ def _article_voice_head(verb: Token, sent: Span, add, inside) -> None:
     while stop > sent.start and doc[stop - 1].dep_ in {"cc", "punct"}:
         stop -= 1
     part = doc[sent.start:stop]
-    if any(e.label_ in _FIGURE_LABELS and e.end <= stop for e in sent.ents) and len(part) > 3:
+    if any(e.label_ in _FIGURE_LABELS and e.end <= stop for e in _ents_in(sent)) and len(part) > 3:
         add(sent.start, stop, None, None, check_call=False)
 
 
@@ -672,7 +693,7 @@ def _trailing_frame(sent: Span) -> tuple[int, int, Token] | None:
 def _speaker_of_range(doc: Doc, start: int, end: int, ctx: _Context) -> _Speaker | None:
     """The speaker written as the words start..end when the parse gives no head."""
     span = doc[start:end]
-    ents = [e for e in span.ents if e.label_ in _NAME_LABELS]
+    ents = [e for e in _ents_in(span) if e.label_ in _NAME_LABELS]
     if ents:
         return _Speaker(ents[-1].text, ents[-1].start_char, ents[-1].end_char)
     nouns = [t for t in span if t.pos_ in {"NOUN", "PROPN", "PRON"}]
@@ -691,7 +712,7 @@ def _apposed_name(doc: Doc, k: int, sent: Span) -> tuple[_Speaker, int] | None:
     j = k + 1
     if j < sent.end and doc[j].lower_ == "the":
         j += 1
-    ent = next((e for e in sent.ents if e.start == j and e.label_ in _NAME_LABELS), None)
+    ent = next((e for e in _ents_in(sent) if e.start == j and e.label_ in _NAME_LABELS), None)
     if ent is None or ent.end >= sent.end or doc[ent.end].text != ",":
         return None
     return _Speaker(ent.text, ent.start_char, ent.end_char), ent.end + 1
@@ -800,7 +821,7 @@ def _speaker_of(head: Token, ctx: _Context, depth: int = 0) -> _Speaker | None:
             ent = _whole_name(ent)
             return _Speaker(ent.text, ent.start_char, ent.end_char)
     # A name inside the subject phrase ("the defence minister Jane Doe", "Jane Doe, a researcher").
-    names = [e for e in doc.ents if e.label_ == "PERSON"
+    names = [e for e in _ents(doc) if e.label_ == "PERSON"
              and head.left_edge.i <= e.start and e.end <= head.right_edge.i + 1]
     if names:
         e = min(names, key=lambda e: abs(e.start - head.i))
@@ -869,7 +890,7 @@ def _is_subject_person(p: Span) -> bool:
 
 
 def _ent_at(doc: Doc, i: int) -> Span | None:
-    return next((e for e in doc.ents if e.start <= i < e.end), None)
+    return next((e for e in _ents(doc) if e.start <= i < e.end), None)
 
 
 def _named(ent: Span) -> _Speaker:
@@ -894,10 +915,10 @@ def _is_org_speaker(doc: Doc, sp: _Speaker) -> bool:
     span = doc.char_span(sp.start, sp.end, alignment_mode="expand")
     if span is None:
         return False
-    if any(e.label_ == "PERSON" for e in span.ents):
+    if any(e.label_ == "PERSON" for e in _ents_in(span)):
         return False
     return any(t.lemma_.lower() in _ORG_NOUNS for t in span) or any(
-        e.label_ in {"ORG"} for e in span.ents)
+        e.label_ in {"ORG"} for e in _ents_in(span))
 
 
 def _title_window(doc: Doc, ent: Span) -> list[Token]:
@@ -947,7 +968,7 @@ def _org_with_noun(doc: Doc, ctx: _Context, noun: str, i: int) -> Span | None:
                     if ent is not None:
                         return ent
     if noun in {"company", "firm", "group", "organisation", "organization", "body"}:
-        titled = [o for o in doc.ents if o.end <= i and o.label_ in _NAME_LABELS and any(
+        titled = [o for o in _ents(doc) if o.end <= i and o.label_ in _NAME_LABELS and any(
             t.lemma_.lower() in _ORG_NOUNS for t in _title_window(doc, o))]
         before = titled or [o for o in ctx.orgs if o.end <= i and o.label_ == "ORG"]
         if before:
@@ -1014,7 +1035,7 @@ def _nearest_mention(doc: Doc, claim: _Claim) -> _Speaker:
         return sp
     key = list(sp.key)
     mentions = []
-    for e in doc.ents:
+    for e in _ents(doc):
         words = e.text.casefold().split()
         if not words or e.label_ not in _NAME_LABELS:
             continue

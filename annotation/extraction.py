@@ -65,8 +65,13 @@ def store_suggestions(article: Article, found: list[spacy_nlp.FoundEntity],
     suggested where a decided claim (a rejected one included) lies."""
     with transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article.pk)
-        article.mentions.untouched_suggestions().delete()
-        kept = sorted(article.mentions.values_list("start", "end"))
+        # Claims may name an untouched suggestion as their speaker's mention: unhook them, then
+        # delete in one statement (Mention has no other dependants).
+        untouched = article.mentions.untouched_suggestions()
+        unhooked = Claim.objects.filter(speaker_mention__in=untouched).update(speaker_mention=None)
+        untouched._raw_delete(untouched.db)
+        decided = list(article.mentions.select_related("label"))
+        kept = sorted((mention.start, mention.end) for mention in decided)
         suggestions = [
             Mention(article=article, start=entity.start_char, end=entity.end_char,
                     text=entity.text, label=labels[entity.label], model_label=entity.model_label,
@@ -75,7 +80,9 @@ def store_suggestions(article: Article, found: list[spacy_nlp.FoundEntity],
             if not _overlaps_any(entity.start_char, entity.end_char, kept)
         ]
         Mention.objects.bulk_create(suggestions)
-        claim_count = _store_claims(article, claims)
+        claim_count = _store_claims(article, claims, mentions=[*decided, *suggestions])
+        if unhooked:
+            claim_decisions.relink_speakers(article.pk)
         before = {"status": article.status}
         if article.status == Article.Status.NEW:
             article.status = Article.Status.PRETAGGED
@@ -86,10 +93,14 @@ def store_suggestions(article: Article, found: list[spacy_nlp.FoundEntity],
     return len(suggestions)
 
 
-def _store_claims(article: Article, found: Sequence[FoundClaim]) -> int:
-    article.claims.untouched_suggestions().delete()
+def _store_claims(article: Article, found: Sequence[FoundClaim], *,
+                  mentions: list[Mention]) -> int:
+    # Untouched claims have no links (a link moves the version) and nothing points at them:
+    # delete them in one statement, without collecting them first.
+    untouched = article.claims.untouched_suggestions()
+    untouched._raw_delete(untouched.db)
     kept = sorted(article.claims.values_list("start", "end"))
-    speakers = claim_decisions.SpeakerIndex(article.mentions.live().select_related("label"))
+    speakers = claim_decisions.SpeakerIndex(mentions)
     claims = []
     for claim in found:
         if _overlaps_any(claim.start, claim.end, kept) or not (

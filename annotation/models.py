@@ -200,8 +200,10 @@ class ClaimQuerySet(models.QuerySet):
         return self.exclude(status=Claim.Status.REJECTED)
 
     def untouched_suggestions(self) -> "ClaimQuerySet":
+        """Machine suggestions nobody has changed in any way (a link or a grade moves the
+        version): the only claims a re-tag may replace."""
         return self.filter(origin=Claim.Origin.MODEL, status=Claim.Status.SUGGESTED,
-                           decided_by__isnull=True)
+                           decided_by__isnull=True, version=1)
 
     def for_page(self) -> "ClaimQuerySet":
         return self.select_related("speaker_mention__entity", "graded_by").order_by("start", "end")
@@ -253,8 +255,9 @@ class Claim(models.Model):
         ordering = ["article", "start"]
         permissions = [("grade_claim", "Can grade claims' credibility and speakers' and outlets' "
                                        "reliability")]
-        indexes = [models.Index(fields=["article", "start"]),
-                   GinIndex(name="claim_text_trigram", fields=["text"], opclasses=["gin_trgm_ops"])]
+        # No text index: candidate ranking scores claims without one, and a trigram index on long
+        # texts made every pre-tagging insert several times slower.
+        indexes = [models.Index(fields=["article", "start"])]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="claim_not_empty"),
             models.CheckConstraint(

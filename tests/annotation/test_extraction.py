@@ -53,3 +53,33 @@ def test_retag_does_not_move_an_article_in_progress_back(seed_articles, nlp, ana
     extraction.pretag(article, nlp=nlp)
     article.refresh_from_db()
     assert article.status == "in_progress"
+
+
+def test_pretagging_suggests_claims_with_their_speakers_mention_and_a_retag_keeps_decisions(
+        seed_articles, nlp, analyst):
+    from annotation import claim_decisions
+    from annotation.models import Claim
+
+    article = seed_articles[2]
+    extraction.pretag(article, nlp=nlp)
+    claims = list(article.claims.order_by("start"))
+    assert claims and all(c.origin == "model" and c.status == "suggested" for c in claims)
+    assert all(article.text[c.start:c.end] == c.text for c in claims)
+    spoken = [c for c in claims if c.speaker_mention_id]
+    assert spoken and all(c.speaker_mention.start < c.speaker_end and c.speaker_start < c.speaker_mention.end
+                          for c in spoken)
+    kept, gone = claims[0], claims[1]
+    claim_decisions.confirm(kept.pk, version=1, by=analyst)
+    claim_decisions.reject(gone.pk, version=1, by=analyst)
+
+    extraction.pretag_many([article], nlp=nlp)
+
+    again = list(article.claims.order_by("start"))
+    assert len(again) == len(claims)  # the same claims, no duplicates
+    assert Claim.objects.get(pk=kept.pk).status == "confirmed"
+    assert Claim.objects.get(pk=gone.pk).status == "rejected"  # and not suggested again
+    assert not [c for c in again if c.pk != gone.pk and c.start < gone.end and gone.start < c.end]
+    # Speakers' mentions were replaced with the suggestions: the claims point at the new ones.
+    assert all(c.speaker_mention is None or c.speaker_mention.pk in
+               set(article.mentions.values_list("pk", flat=True)) for c in again)
+    assert sum(1 for c in again if c.speaker_mention_id) >= len(spoken) - 1
