@@ -120,6 +120,8 @@ def delete(mention_id: int, *, version: int, by) -> Mention:
 def confirm_all(article_id: int, label: Label, *, seen: dict[int, int], by) -> list[Mention]:
     """Confirm every suggestion of one label that the analyst saw (id → version). Suggestions
     changed meanwhile are left as they are. One decision: undo takes it back whole."""
+    from annotation import claim_decisions
+
     group = uuid.uuid4().hex
     with transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article_id)
@@ -141,8 +143,10 @@ def confirm_all(article_id: int, label: Label, *, seen: dict[int, int], by) -> l
             for m, before in confirmed)
         others = list(article.mentions.live().select_related("entity", "label"))
         for mention, _ in confirmed:
-            _learn(mention, before_status=Mention.Status.SUGGESTED, by=by, article_mentions=others)
+            _learn(mention, before_status=Mention.Status.SUGGESTED, by=by, article_mentions=others,
+                   relink=False)
         if confirmed:
+            claim_decisions.relink_speakers(article.pk)
             start_work(article, by=by)
     return [m for m, _ in confirmed]
 
@@ -266,14 +270,17 @@ def _apply(mention: Mention, action: str, *, by, **changes) -> Mention:
     return mention
 
 
-def _learn(mention: Mention, *, before_status: str, by, article_mentions=None) -> None:
-    """Each decision links the mention to its entity and teaches the pre-tagger."""
+def _learn(mention: Mention, *, before_status: str, by, article_mentions=None,
+           relink: bool = True) -> None:
+    """Each decision links the mention to its entity, teaches the pre-tagger and points the
+    claims spoken there at it (or away from it); `relink=False` leaves that to the caller."""
     from annotation import claim_decisions
 
     if mention.status != before_status:
         learning.record(mention, mention.status)
     linking.link(mention, by=by, article_mentions=article_mentions)
-    claim_decisions.relink_speakers(mention.article_id)
+    if relink:
+        claim_decisions.relink_speakers(mention.article_id)
 
 
 def _set(mention: Mention, *, by, **changes) -> None:
