@@ -13,7 +13,7 @@ by best overlap, one to one; speakers compare case- and leading-article-insensit
 
 on three sets, all annotated under GUIDELINES.md:
 
-- seeds:   /work/shared/gold/seeds.jsonl, the 5 articles the finder was first written against;
+- seeds:   ../shared/gold/seeds.jsonl, the 5 articles the finder was first written against;
 - heldout: bench/heldout/claims.jsonl, ids "h..": 11 articles written for this benchmark before
            the finder was changed, scored first as the unseen baseline (F1 0.91, speakers 0.82),
            then used while developing the rules: no longer unseen;
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -42,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HELDOUT = ROOT / "bench" / "heldout" / "claims.jsonl"
 # name: (file, which article ids)
 SETS = {
-    "seeds": (ROOT.parent / "shared" / "gold" / "seeds.jsonl", ""),
+    "seeds": (Path(os.environ.get("SOURCEMARK_GOLD") or ROOT.parent / "shared" / "gold" / "seeds.jsonl"), ""),
     "heldout": (HELDOUT, "h"),
     "fresh": (HELDOUT, "f"),
 }
