@@ -42,8 +42,9 @@ from corpus.text import body_bounds
 ROOT = Path(__file__).resolve().parent.parent
 HELDOUT = ROOT / "bench" / "heldout" / "claims.jsonl"
 # name: (file, which article ids)
+SEEDS = Path(os.environ.get("SOURCEMARK_GOLD") or ROOT.parent / "shared" / "gold" / "seeds.jsonl")
 SETS = {
-    "seeds": (Path(os.environ.get("SOURCEMARK_GOLD") or ROOT.parent / "shared" / "gold" / "seeds.jsonl"), ""),
+    "seeds": (SEEDS, ""),
     "heldout": (HELDOUT, "h"),
     "fresh": (HELDOUT, "f"),
 }
