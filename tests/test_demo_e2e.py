@@ -1,6 +1,6 @@
 """`make demo` as a user runs it: one command brings up everything on the embedded database,
-the worker pre-tags the seeds through the real broker, Ctrl-C stops it all, a second run reuses
-the data."""
+the worker pre-tags the seeds through the real broker, Ctrl-C (or SIGTERM) stops it all, a second
+run reuses the data."""
 
 import os
 import signal
@@ -53,8 +53,8 @@ class Demo:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as response:
             return response.status
 
-    def interrupt(self) -> int:
-        self.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    def interrupt(self, signum: int = signal.SIGINT) -> int:
+        self.process.send_signal(signum)  # SIGINT is what Ctrl-C sends
         try:
             return self.process.wait(timeout=60)
         finally:
@@ -82,4 +82,7 @@ def test_demo_starts_everything_pretags_the_seeds_and_stops_cleanly_twice(tmp_pa
         assert "Seed articles: 0 loaded, 5 in the corpus. Demo users created: 0." in second.output
         assert "pre-tagging" not in second.output  # nothing left to pre-tag
     finally:
-        assert second.interrupt() == 0
+        # `kill` (SIGTERM) stops it as cleanly as Ctrl-C: web, worker and database.
+        assert second.interrupt(signal.SIGTERM) == 0
+    assert second.output.count("Stopped.") == 1
+    assert not (data_dir / "postgres" / "postmaster.pid").exists(), "the database kept running"

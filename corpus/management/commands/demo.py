@@ -1,3 +1,4 @@
+import signal
 import socket
 import subprocess
 import sys
@@ -36,6 +37,7 @@ class Command(BaseCommand):
             if probe.connect_ex((host, port)) == 0:
                 raise CommandError(f"Something already listens on {host}:{port}: stop it, or run "
                                    f"`make demo PORT={port + 1}`.")
+        _stop_on_signals()
         python = sys.executable
         # Children get their own session: Ctrl-C reaches this process only, which then stops
         # them in order (web first, then the worker once it has finished its message).
@@ -94,3 +96,15 @@ class Command(BaseCommand):
         for name in ("web", "worker"):
             stop_group(children[name], timeout=20)
         self.stdout.write("Stopped.")
+
+
+def _stop_on_signals() -> None:
+    """Stop everything on Ctrl-C, `kill` (SIGTERM) or a closed terminal (SIGHUP) alike. A shell
+    that starts the demo in the background leaves SIGINT ignored; take it back."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, interrupt)
