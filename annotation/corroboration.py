@@ -139,6 +139,11 @@ class ClaimSummary:
         return len(self.outlets)
 
     @property
+    def backing(self) -> int:
+        """Claims in other articles that corroborate it or state the same."""
+        return len(self.corroborating) + len(self.same)
+
+    @property
     def contradicted(self) -> bool:
         return bool(self.contradicting)
 

@@ -170,7 +170,7 @@ def test_link_to_another_articles_claim_and_unlink(analyst_client, analyst, clai
     assert (link.claim, link.other, link.relation, link.created_by) == (claim, other, "corroborates", analyst)
     assert (link.evidence_start, link.evidence_end) == (other.start, other.end)
     html = response.content.decode()
-    assert "Corroborates" in html and "2 outlets" in html
+    assert "Corroborates" in html and "2 outlets" in html and "1 backing" in html
     # Linking again changes the relation, it does not duplicate the link.
     analyst_client.post(url("link", claim), {"version": 2, "other": other.pk, "relation": "contradicts"},
                         headers=HTMX)

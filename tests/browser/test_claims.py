@@ -74,7 +74,7 @@ def test_analyst_marks_a_claim_sets_its_speaker_and_links_it_to_another_articles
     other = int(candidate.get_attribute("data-other"))
     candidate.get_by_role("button", name="corroborates").click()
     expect(panel.locator(".sources .link-corroborates")).to_have_count(1)
-    expect(page.locator(f"#claim-row-{claim.pk} .badge.corroborated")).to_be_visible()
+    expect(page.locator(f"#claim-row-{claim.pk} .badge.corroborated")).to_have_text("1 backing")
     screenshot("claim-linked")
 
     link = ClaimLink.objects.get()
