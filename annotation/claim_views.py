@@ -187,16 +187,17 @@ def claim_links(request: HttpRequest, claim_id: int) -> HttpResponse:
     return TemplateResponse(request, f"{PAGE}#claim-links", links_context(request, claim))
 
 
-def links_context(request: HttpRequest, claim: Claim | None) -> dict:
+def links_context(request: HttpRequest, claim: Claim | None,
+                  summary: corroboration.ClaimSummary | None = None) -> dict:
+    """The claim panel's sources and candidates; `summary` when the caller has it already."""
     if claim is None:
         return {"selected_claim": None}
-    summary = next(iter(corroboration.summaries([claim])), None)
+    summary = summary or next(iter(corroboration.summaries([claim])), None)
     editable = claim.article.status in decisions.EDITABLE and claim.status != Claim.Status.REJECTED
     return {"selected_claim": claim, "summary": summary,
             "candidates": corroboration.candidates(claim, limit=CANDIDATES) if editable else [],
             "can_link": editable and request.user.has_perm("annotation.add_claimlink"),
             "relations": ClaimLink.Relation.choices}
-
 
 
 # Reliability grades of speakers (entities) and outlets (sources): small forms on the claim and

@@ -246,7 +246,8 @@ def _respond(request: HttpRequest, article: Article, *, mention: Mention | None 
         from annotation.claim_views import links_context
 
         claim = next((c for c in context["claims"] if c.pk == extra["claim_id"]), None)
-        context.update(links_context(request, claim), claim_links_oob=True)
+        context.update(links_context(request, claim, claim.summary if claim else None),
+                       claim_links_oob=True)
     return TemplateResponse(request, f"{PAGE}#{partial}", context, status=status)
 
 
