@@ -12,12 +12,12 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.template.response import TemplateResponse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from annotation import claim_decisions, corroboration, decisions
-from annotation.idempotency import idempotent
+from annotation.idempotency import decision_view
 from annotation.models import Claim, ClaimLink, Entity
-from annotation.views import PAGE, _invalid, _respond
+from annotation.views import MOVE_ERROR, PAGE, _invalid, _move, _respond
 from corpus.models import Article, Source
 
 CANDIDATES = 8
@@ -47,38 +47,24 @@ def _offsets(request: HttpRequest, prefix: str = "") -> tuple[int, int] | None:
         return None
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_claim", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_claim")
 def confirm_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     return _on_claim(request, claim_id, claim_decisions.confirm)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_claim", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_claim")
 def reject_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     return _on_claim(request, claim_id, claim_decisions.reject)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_claim", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_claim")
 def resize_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
-    move = request.POST.get("move", "")
-    if move not in ("grow-start", "shrink-start", "grow-end", "shrink-end"):
-        return _invalid("Say which edge moves which way: grow-start, shrink-start, grow-end or shrink-end.")
-    grow, edge = move.split("-")
-    return _on_claim(request, claim_id, claim_decisions.resize, edge=edge, grow=grow == "grow")
+    if (move := _move(request)) is None:
+        return _invalid(MOVE_ERROR)
+    return _on_claim(request, claim_id, claim_decisions.resize, **move)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_claim", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_claim")
 def span_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     offsets = _offsets(request)
     if offsets is None:
@@ -86,10 +72,7 @@ def span_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     return _on_claim(request, claim_id, claim_decisions.set_span, *offsets)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_claim", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_claim")
 def speaker_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     """The speaker from a selection; `none=1` makes it the article's own voice."""
     offsets = None if request.POST.get("none") == "1" else _offsets(request)
@@ -99,18 +82,12 @@ def speaker_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     return _on_claim(request, claim_id, claim_decisions.set_speaker, start, end)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_claim", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_claim")
 def cue_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     return _on_claim(request, claim_id, claim_decisions.set_cue, request.POST.get("cue", ""))
 
 
-@require_POST
-@login_required
-@permission_required("annotation.grade_claim", raise_exception=True)
-@idempotent
+@decision_view("annotation.grade_claim")
 def grade_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     value = request.POST.get("credibility", "")
     try:
@@ -120,18 +97,12 @@ def grade_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     return _on_claim(request, claim_id, claim_decisions.grade, credibility)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.delete_claim", raise_exception=True)
-@idempotent
+@decision_view("annotation.delete_claim")
 def delete_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     return _on_claim(request, claim_id, claim_decisions.delete)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.add_claimlink", raise_exception=True)
-@idempotent
+@decision_view("annotation.add_claimlink")
 def link_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     relation = request.POST.get("relation", "")
     try:
@@ -144,10 +115,7 @@ def link_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     return _on_claim(request, claim_id, claim_decisions.link, other, relation, evidence=evidence)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.delete_claimlink", raise_exception=True)
-@idempotent
+@decision_view("annotation.delete_claimlink")
 def unlink_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     try:
         link_id = int(request.POST["link"])
@@ -156,10 +124,7 @@ def unlink_claim(request: HttpRequest, claim_id: int) -> HttpResponse:
     return _on_claim(request, claim_id, claim_decisions.unlink, link_id)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.add_claim", raise_exception=True)
-@idempotent
+@decision_view("annotation.add_claim")
 def add_claim(request: HttpRequest, article_id: int) -> HttpResponse:
     article = get_object_or_404(Article, pk=article_id)
     offsets = _offsets(request)
@@ -203,19 +168,13 @@ def links_context(request: HttpRequest, claim: Claim | None,
 # Reliability grades of speakers (entities) and outlets (sources): small forms on the claim and
 # entity pages, answered with a redirect back.
 
-@require_POST
-@login_required
-@permission_required("annotation.grade_claim", raise_exception=True)
-@idempotent
+@decision_view("annotation.grade_claim")
 def grade_entity(request: HttpRequest, entity_id: int) -> HttpResponse:
     entity = get_object_or_404(Entity, pk=entity_id)
     return _graded(request, entity, claim_decisions.grade_entity, entity.get_absolute_url())
 
 
-@require_POST
-@login_required
-@permission_required("annotation.grade_claim", raise_exception=True)
-@idempotent
+@decision_view("annotation.grade_claim")
 def grade_source(request: HttpRequest, source_id: int) -> HttpResponse:
     source = get_object_or_404(Source, pk=source_id)
     return _graded(request, source, claim_decisions.grade_source, reverse("corpus:article_list"))

@@ -5,8 +5,10 @@ neither; two concurrent requests with one key end with one change and two equal 
 import functools
 import re
 
+from django.contrib.auth.decorators import login_required, permission_required
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_POST
 
 from annotation.models import IdempotencyRecord
 
@@ -54,6 +56,16 @@ def idempotent(view):
         return response
 
     return wrapper
+
+
+def decision_view(permission: str):
+    """A POST that changes state: logged in, holding `permission` (403 otherwise), idempotent."""
+
+    def decorate(view):
+        return require_POST(login_required(permission_required(permission, raise_exception=True)(
+            idempotent(view))))
+
+    return decorate
 
 
 def _stored(key: str) -> IdempotencyRecord | None:

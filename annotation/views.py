@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.decorators import login_required
 from django.contrib.postgres.search import TrigramSimilarity
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -16,11 +16,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRedirect
 
 from annotation import claim_pages, corroboration, decisions, linking
-from annotation.idempotency import idempotent
+from annotation.idempotency import decision_view
 from annotation.models import Claim, Credibility, Entity, Label, Mention, Reliability
 from corpus.models import Article
 
@@ -97,26 +97,17 @@ def article_detail(request: HttpRequest, article_id: int) -> HttpResponse:
 
 # Decisions on one mention. Each answers with the fragments that changed, out of band.
 
-@require_POST
-@login_required
-@permission_required("annotation.change_mention", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_mention")
 def confirm_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
     return _on_mention(request, mention_id, decisions.confirm)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_mention", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_mention")
 def reject_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
     return _on_mention(request, mention_id, decisions.reject)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_mention", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_mention")
 def relabel_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
     label = Label.objects.filter(name=request.POST.get("label", "")).first()
     if label is None:
@@ -124,32 +115,21 @@ def relabel_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
     return _on_mention(request, mention_id, decisions.relabel, label, layers=True)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_mention", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_mention")
 def resize_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
-    move = request.POST.get("move", "")
-    if move not in ("grow-start", "shrink-start", "grow-end", "shrink-end"):
-        return _invalid("Say which edge moves which way: grow-start, shrink-start, grow-end or shrink-end.")
-    grow, edge = move.split("-")
-    return _on_mention(request, mention_id, decisions.resize, edge=edge, grow=grow == "grow", layers=True)
+    if (move := _move(request)) is None:
+        return _invalid(MOVE_ERROR)
+    return _on_mention(request, mention_id, decisions.resize, **move, layers=True)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.delete_mention", raise_exception=True)
-@idempotent
+@decision_view("annotation.delete_mention")
 def delete_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
     return _on_mention(request, mention_id, decisions.delete, layers=True)
 
 
 # Decisions on an article.
 
-@require_POST
-@login_required
-@permission_required("annotation.add_mention", raise_exception=True)
-@idempotent
+@decision_view("annotation.add_mention")
 def add_mention(request: HttpRequest, article_id: int) -> HttpResponse:
     article = get_object_or_404(Article, pk=article_id)
     label = Label.objects.filter(name=request.POST.get("label", "")).first()
@@ -163,19 +143,13 @@ def add_mention(request: HttpRequest, article_id: int) -> HttpResponse:
                                                                by=request.user))
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_mention", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_mention")
 def undo_decision(request: HttpRequest, article_id: int) -> HttpResponse:
     article = get_object_or_404(Article, pk=article_id)
     return _on_article(request, article, lambda: decisions.undo(article.pk, by=request.user))
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_mention", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_mention")
 def confirm_all(request: HttpRequest, article_id: int) -> HttpResponse:
     article = get_object_or_404(Article, pk=article_id)
     label = Label.objects.filter(name=request.POST.get("label", "")).first()
@@ -189,10 +163,7 @@ def confirm_all(request: HttpRequest, article_id: int) -> HttpResponse:
         article.pk, label, seen=seen, by=request.user))
 
 
-@require_POST
-@login_required
-@permission_required("corpus.change_article", raise_exception=True)
-@idempotent
+@decision_view("corpus.change_article")
 def submit_article(request: HttpRequest, article_id: int) -> HttpResponse:
     article = get_object_or_404(Article, pk=article_id)
     try:
@@ -249,6 +220,18 @@ def _respond(request: HttpRequest, article: Article, *, mention: Mention | None 
         context.update(links_context(request, claim, claim.summary if claim else None),
                        claim_links_oob=True)
     return TemplateResponse(request, f"{PAGE}#{partial}", context, status=status)
+
+
+MOVE_ERROR = "Say which edge moves which way: grow-start, shrink-start, grow-end or shrink-end."
+
+
+def _move(request: HttpRequest) -> dict | None:
+    """A resize's `move` ("grow-start" …) as the decision's edge and grow arguments."""
+    move = request.POST.get("move", "")
+    if move not in ("grow-start", "shrink-start", "grow-end", "shrink-end"):
+        return None
+    grow, edge = move.split("-")
+    return {"edge": edge, "grow": grow == "grow"}
 
 
 def _invalid(message: str) -> HttpResponse:
@@ -353,26 +336,17 @@ def _runs(segments: list[Segment], claims: list[Claim]) -> list[Run]:
 
 # Links from confirmed mentions to their entities (annotation.linking).
 
-@require_POST
-@login_required
-@permission_required("annotation.change_mention", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_mention")
 def accept_link(request: HttpRequest, mention_id: int) -> HttpResponse:
     return _on_link(request, mention_id, lambda mention: linking.accept(mention, by=request.user))
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_mention", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_mention")
 def clear_link(request: HttpRequest, mention_id: int) -> HttpResponse:
     return _on_link(request, mention_id, lambda mention: linking.clear(mention, by=request.user))
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_mention", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_mention")
 def change_link(request: HttpRequest, mention_id: int) -> HttpResponse:
     name = request.POST.get("name", "").strip()
     if error := _name_error(name):
@@ -464,10 +438,7 @@ def entity_detail(request: HttpRequest, entity_id: int) -> HttpResponse:
     return TemplateResponse(request, ENTITY_PAGE, _entity_context(request, entity))
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_entity", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_entity")
 def rename_entity(request: HttpRequest, entity_id: int) -> HttpResponse:
     entity = get_object_or_404(Entity.objects.select_related("label"), pk=entity_id)
     name = request.POST.get("name", "").strip()
@@ -481,10 +452,7 @@ def rename_entity(request: HttpRequest, entity_id: int) -> HttpResponse:
     return _to_entity(request, entity)
 
 
-@require_POST
-@login_required
-@permission_required("annotation.change_entity", raise_exception=True)
-@idempotent
+@decision_view("annotation.change_entity")
 def merge_entity(request: HttpRequest, entity_id: int) -> HttpResponse:
     entity = get_object_or_404(Entity.objects.select_related("label"), pk=entity_id)
     into = request.POST.get("into", "").strip()
