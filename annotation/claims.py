@@ -49,18 +49,18 @@ from spacy.tokens import Doc, Span, Token
 def _ents(doc: Doc) -> tuple[Span, ...]:
     """doc.ents, built once per document: spaCy rebuilds it from every token on each access,
     and the rules ask for it (or a span's share of it) hundreds of times an article."""
-    ents = doc.user_data.get("sourcemark_ents")
-    if ents is None:
-        ents = doc.user_data["sourcemark_ents"] = tuple(doc.ents)
-    return ents
+    return _once(doc, "sourcemark_ents", lambda: tuple(doc.ents))
 
 
 def _text(doc: Doc) -> str:
     """doc.text, joined once per document (spaCy joins every token's text on each access)."""
-    text = doc.user_data.get("sourcemark_text")
-    if text is None:
-        text = doc.user_data["sourcemark_text"] = doc.text
-    return text
+    return _once(doc, "sourcemark_text", lambda: doc.text)
+
+
+def _once(doc: Doc, key: str, build):
+    if key not in doc.user_data:
+        doc.user_data[key] = build()
+    return doc.user_data[key]
 
 
 def _ents_in(span: Span) -> list[Span]:

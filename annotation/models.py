@@ -22,6 +22,18 @@ class Credibility(models.IntegerChoices):
     UNKNOWN = 6, "6: truth cannot be judged"
 
 
+def standing_spans_never_overlap(name: str) -> ExclusionConstraint:
+    """No two rows of one article that are not rejected cover the same characters."""
+    return ExclusionConstraint(
+        name=name,
+        expressions=[
+            ("article", RangeOperators.EQUAL),
+            (Func(F("start"), F("end"), function="int4range"), RangeOperators.OVERLAPS),
+        ],
+        condition=~Q(status="rejected"),
+    )
+
+
 class LabelQuerySet(models.QuerySet):
     def spacy_map(self) -> dict[str, str]:
         """spaCy entity label → our label name, from the labels' own data (not code)."""
@@ -170,14 +182,7 @@ class Mention(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="mention_not_empty"),
             # Two standing mentions never overlap; a rejected suggestion may lie under a new one.
-            ExclusionConstraint(
-                name="mention_no_overlap",
-                expressions=[
-                    ("article", RangeOperators.EQUAL),
-                    (Func(F("start"), F("end"), function="int4range"), RangeOperators.OVERLAPS),
-                ],
-                condition=~Q(status="rejected"),
-            ),
+            standing_spans_never_overlap("mention_no_overlap"),
         ]
 
     def __str__(self) -> str:
@@ -264,14 +269,7 @@ class Claim(models.Model):
                 condition=Q(speaker_start__isnull=True, speaker_end__isnull=True)
                 | Q(speaker_end__gt=F("speaker_start")), name="claim_speaker_span"),
             # One claim per clause: two standing claims never overlap.
-            ExclusionConstraint(
-                name="claim_no_overlap",
-                expressions=[
-                    ("article", RangeOperators.EQUAL),
-                    (Func(F("start"), F("end"), function="int4range"), RangeOperators.OVERLAPS),
-                ],
-                condition=~Q(status="rejected"),
-            ),
+            standing_spans_never_overlap("claim_no_overlap"),
         ]
 
     def __str__(self) -> str:
