@@ -1,12 +1,13 @@
 from django.urls import path
 
-from annotation import claim_pages, claim_views, views
+from annotation import claim_pages, claim_views, history, views
 
 app_name = "annotation"
 urlpatterns = [
     path("labels.css", views.label_css, name="label_css"),
     path("articles/<int:article_id>/", views.article_detail, name="article_detail"),
     path("articles/<int:article_id>/mentions/add/", views.add_mention, name="add_mention"),
+    path("articles/<int:article_id>/history/", history.article_history, name="article_history"),
     path("articles/<int:article_id>/undo/", views.undo_decision, name="undo_decision"),
     path("articles/<int:article_id>/confirm-all/", views.confirm_all, name="confirm_all"),
     path("articles/<int:article_id>/submit/", views.submit_article, name="submit_article"),
