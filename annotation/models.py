@@ -147,6 +147,9 @@ class Mention(models.Model):
         MODEL = "model"
         PATTERN = "pattern"
         ANALYST = "analyst"
+        # A pre-annotated span of an imported file (Prodigy, doccano): a suggestion the pre-tagger
+        # keeps and suggests nothing over.
+        IMPORTED = "imported"
 
     class Status(models.TextChoices):
         SUGGESTED = "suggested"
@@ -415,3 +418,58 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} → {self.status}"
+
+
+class AssignmentQuerySet(models.QuerySet):
+    def open(self) -> "AssignmentQuerySet":
+        """Assignments whose article still waits for its analyst (not submitted nor approved)."""
+        from corpus.models import Article
+
+        return self.filter(article__status__in=[Article.Status.NEW, Article.Status.PRETAGGED,
+                                                Article.Status.IN_PROGRESS, Article.Status.RETURNED])
+
+
+class Assignment(models.Model):
+    """An article given to an analyst: it is in their queue ("my articles") until submitted."""
+
+    article = models.ForeignKey("corpus.Article", on_delete=models.CASCADE, related_name="assignments")
+    analyst = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                                related_name="assignments")
+    assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                    on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AssignmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["article", "analyst"],
+                                               name="assignment_once_per_analyst")]
+        indexes = [models.Index(fields=["analyst", "article"])]
+
+    def __str__(self) -> str:
+        return f"{self.article_id} → {self.analyst_id}"
+
+
+class ReviewComment(models.Model):
+    """A reviewer's comment when returning an article: on a mention, a claim, or the article."""
+
+    article = models.ForeignKey("corpus.Article", on_delete=models.CASCADE,
+                                related_name="review_comments")
+    mention = models.ForeignKey(Mention, null=True, blank=True, on_delete=models.SET_NULL,
+                                related_name="review_comments")
+    claim = models.ForeignKey(Claim, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="review_comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Which return of the article it came with (the Event "article.return"), so the analyst sees
+    # the comments of the last return and the history keeps all of them.
+    round = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        indexes = [models.Index(fields=["article", "round"])]
+
+    def __str__(self) -> str:
+        return self.text[:60]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import claim_pages, claim_views, history, views
+from annotation import claim_pages, claim_views, history, review_views, views
 
 app_name = "annotation"
 urlpatterns = [
@@ -40,4 +40,12 @@ urlpatterns = [
     # Claim pages (annotation/claim_pages.py)
     path("claims/<int:claim_id>/", claim_pages.claim_detail, name="claim_detail"),
     path("figures/", claim_pages.figure_list, name="figure_list"),
+    # Review (annotation/review_views.py)
+    path("review/", review_views.review_list, name="review_list"),
+    path("articles/<int:article_id>/review/", review_views.article_review, name="article_review"),
+    path("articles/<int:article_id>/approve/", review_views.approve_article, name="approve_article"),
+    path("articles/<int:article_id>/return/", review_views.return_article, name="return_article"),
+    path("articles/<int:article_id>/reopen/", review_views.reopen_article, name="reopen_article"),
+    path("mine/", review_views.my_articles, name="my_articles"),
+    path("assignments/", review_views.assign_articles, name="assign_articles"),
 ]

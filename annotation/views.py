@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from http import HTTPStatus
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.postgres.search import TrigramSimilarity
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRedirect
 
-from annotation import claim_pages, corroboration, decisions, linking
+from annotation import claim_pages, corroboration, decisions, linking, review
 from annotation.idempotency import decision_view
 from annotation.models import Claim, Credibility, Entity, Label, Mention, Reliability
 from corpus.models import Article
@@ -90,9 +90,18 @@ def label_css(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
+@permission_required("corpus.view_article", raise_exception=True)
 def article_detail(request: HttpRequest, article_id: int) -> HttpResponse:
     article = get_object_or_404(Article.objects.with_source(), pk=article_id)
-    return TemplateResponse(request, PAGE, _page_context(article))
+    context = _page_context(article)
+    user = request.user
+    context.update(
+        editable=context["editable"] and user.has_perm("annotation.change_mention"),
+        next_article=review.next_for(user, after=article),
+        review_comments=review.last_comments(article) if article.status == Article.Status.RETURNED else [],
+        can_review=article.status == Article.Status.SUBMITTED and user.has_perm("corpus.review_article"),
+        can_reopen=article.status == Article.Status.APPROVED and user.has_perm("corpus.reopen_article"))
+    return TemplateResponse(request, PAGE, context)
 
 
 # Decisions on one mention. Each answers with the fragments that changed, out of band.

@@ -46,24 +46,43 @@ class Source(models.Model):
         return (self.name,)
 
 
+class ImportBatchQuerySet(models.QuerySet):
+    def unfinished(self) -> "ImportBatchQuerySet":
+        return self.filter(status__in=[ImportBatch.Status.PENDING, ImportBatch.Status.STORING,
+                                       ImportBatch.Status.STORED])
+
+
 class ImportBatch(models.Model):
-    """One import of one or more files: who, when, what came of each row."""
+    """One import of one or more files, processed in the background: pending (waiting for a
+    worker) → storing → stored (the articles are in, pre-tagging runs) → ready; or failed when
+    nothing could be stored. Counts and per-row errors say what came of every row."""
 
     class Status(models.TextChoices):
-        PENDING = "pending"
-        STORED = "stored"
-        FAILED = "failed"
+        PENDING = "pending", "waiting for a worker"
+        STORING = "storing", "storing"
+        STORED = "stored", "pre-tagging"
+        READY = "ready", "ready"
+        FAILED = "failed", "failed"
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                    on_delete=models.SET_NULL, related_name="import_batches")
     created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
     files = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    # The rows' spans are decisions already taken (an annotated corpus): stored as confirmed.
+    confirmed = models.BooleanField(default=False)
+    rows = models.PositiveIntegerField(default=0, help_text="rows read so far, good and bad")
     stored = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
-    # One entry a bad row: {"file": ..., "row": ..., "error": ...}.
+    # One entry a bad row or file: {"file": ..., "row": ... or null, "error": ...}.
     errors = models.JSONField(default=list, blank=True)
+    # Things that did not stop a row (a pre-annotated span with an unknown label), same shape.
+    warnings = models.JSONField(default=list, blank=True)
+
+    objects = ImportBatchQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]
@@ -71,6 +90,29 @@ class ImportBatch(models.Model):
 
     def __str__(self) -> str:
         return f"Import {self.pk} ({self.stored} stored, {self.duplicates} duplicate, {self.failed} failed)"
+
+    def get_absolute_url(self) -> str:
+        return reverse("corpus:batch_detail", args=[self.pk])
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.READY, self.Status.FAILED)
+
+
+class ImportFile(models.Model):
+    """An uploaded file, kept in the database so that a worker on any machine can read it and a
+    batch can be run again after a worker died in the middle of it."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="uploads")
+    name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    content = models.BinaryField()
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 def search_document() -> SearchVector:
@@ -108,12 +150,12 @@ class ArticleQuerySet(models.QuerySet):
 
 class Article(models.Model):
     class Status(models.TextChoices):
-        NEW = "new"
+        NEW = "new", "new"
         PRETAGGED = "pretagged", "pre-tagged"
         IN_PROGRESS = "in_progress", "in progress"
-        SUBMITTED = "submitted"
-        APPROVED = "approved"
-        RETURNED = "returned"
+        SUBMITTED = "submitted", "submitted"
+        APPROVED = "approved", "approved"
+        RETURNED = "returned", "returned"
 
     title = models.CharField(max_length=500)
     byline = models.CharField(max_length=300, blank=True)
@@ -143,6 +185,11 @@ class Article(models.Model):
             models.CheckConstraint(condition=~Q(text=""), name="article_text_not_empty"),
         ]
         indexes = [GinIndex(search_document(), name="article_search")]
+        permissions = [
+            ("review_article", "Can approve or return a submitted article"),
+            ("reopen_article", "Can reopen an approved article"),
+            ("assign_article", "Can assign articles to analysts"),
+        ]
 
     def __str__(self) -> str:
         return self.title

@@ -28,7 +28,8 @@ def _reference_data(request):
 
     for module in ("annotation.migrations.0002_default_labels", "annotation.migrations.0003_roles",
                    "annotation.migrations.0004_idempotencyrecord_analyst_permissions",
-                   "annotation.migrations.0007_claim_roles"):
+                   "annotation.migrations.0007_claim_roles",
+                   "annotation.migrations.0010_review_roles"):
         for operation in importlib.import_module(module).Migration.operations:
             if isinstance(operation, RunPython):
                 operation.code(apps, None)

@@ -1,0 +1,217 @@
+"""Review: assignments, approving, returning with comments, reopening; and what the reviewer
+sees of an article (each mention and claim as the model suggested it and as the analyst left it).
+
+Every step locks the article row, checks its status and records an Event in the same transaction.
+A reviewer never approves their own work: an article they annotated (any decision on its mentions
+or claims, or its submission) waits for another reviewer.
+"""
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Max, Q, QuerySet
+
+from annotation.decisions import Refused
+from annotation.models import Assignment, Claim, Event, Mention, ReviewComment
+from corpus.models import Article
+
+# Events that make an article a user's own work (grading a claim's credibility does not: reviewers
+# grade as they review).
+OWN_WORK = Q(action__startswith="mention.") | Q(action__startswith="link.") | Q(
+    action__startswith="claim.") & ~Q(action="claim.grade") | Q(action__in=["article.submit", "article.start"])
+MAX_COMMENT = 2000
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment the reviewer writes when returning: on a mention, a claim, or the whole article."""
+
+    text: str
+    mention_id: int | None = None
+    claim_id: int | None = None
+
+
+def is_own_work(article: Article, user) -> bool:
+    return Event.objects.filter(OWN_WORK, article=article, actor=user).exists()
+
+
+def assign(articles: QuerySet, analyst, *, by) -> int:
+    """Put the articles in the analyst's queue; returns how many were not there yet."""
+    if not analyst.has_perm("annotation.change_mention"):
+        raise Refused(f"{analyst.get_username()} is not an analyst: only analysts annotate.")
+    with transaction.atomic():
+        taken = set(Assignment.objects.filter(analyst=analyst, article__in=articles)
+                    .values_list("article_id", flat=True))
+        new = [Assignment(article=article, analyst=analyst, assigned_by=by)
+               for article in articles.only("pk") if article.pk not in taken]
+        Assignment.objects.bulk_create(new)
+        Event.objects.bulk_create(
+            Event(action="article.assign", subject_type="article", subject_id=a.article.pk,
+                  article=a.article, actor=by, after={"analyst": analyst.get_username()})
+            for a in new)
+    return len(new)
+
+
+def unassign(article: Article, analyst, *, by) -> None:
+    with transaction.atomic():
+        deleted, _ = Assignment.objects.filter(article=article, analyst=analyst).delete()
+        if deleted:
+            Event.record("article.unassign", article, article=article, actor=by,
+                         before={"analyst": analyst.get_username()})
+
+
+def approve(article_id: int, *, by) -> Article:
+    """Approve a submitted article: it is locked (no decision changes it) until reopened."""
+    with transaction.atomic():
+        article = _locked(article_id, Article.Status.SUBMITTED, "approved")
+        if is_own_work(article, by):
+            raise Refused("You annotated this article: another reviewer approves it.")
+        return _move(article, Article.Status.APPROVED, "article.approve", by=by)
+
+
+def return_article(article_id: int, comments: list[Comment], *, by) -> Article:
+    """Send a submitted article back to its analyst with at least one comment."""
+    comments = [c for c in comments if c.text.strip()]
+    if not comments:
+        raise Refused("Say what needs another look: write a comment on the article, a mention or a claim.")
+    if any(len(c.text) > MAX_COMMENT for c in comments):
+        raise Refused(f"A comment has at most {MAX_COMMENT} characters.")
+    with transaction.atomic():
+        article = _locked(article_id, Article.Status.SUBMITTED, "returned")
+        _check_targets(article, comments)
+        round_ = _next_round(article)
+        ReviewComment.objects.bulk_create(
+            ReviewComment(article=article, author=by, text=c.text.strip(), mention_id=c.mention_id,
+                          claim_id=c.claim_id, round=round_) for c in comments)
+        return _move(article, Article.Status.RETURNED, "article.return", by=by,
+                     comments=len(comments), round=round_)
+
+
+def reopen(article_id: int, reason: str, *, by) -> Article:
+    """An approved article goes back to its analyst: an explicit step, with its reason."""
+    if not reason.strip():
+        raise Refused("Say why the article is reopened: the analyst sees it as a comment.")
+    with transaction.atomic():
+        article = _locked(article_id, Article.Status.APPROVED, "reopened")
+        round_ = _next_round(article)
+        ReviewComment.objects.create(article=article, author=by, text=reason.strip()[:MAX_COMMENT],
+                                     round=round_)
+        # A reopened article is a returned one: the analyst's queue shows it with the reason.
+        return _move(article, Article.Status.RETURNED, "article.reopen", by=by,
+                     reason=reason.strip(), round=round_)
+
+
+def _locked(article_id: int, status: str, verb: str) -> Article:
+    article = Article.objects.select_for_update().get(pk=article_id)
+    if article.status != status:
+        raise Refused(f"This article is {article.get_status_display()}: only a "
+                      f"{Article.Status(status).label} article can be {verb}.")
+    return article
+
+
+def _next_round(article: Article) -> int:
+    return (article.review_comments.aggregate(last=Max("round"))["last"] or 0) + 1
+
+
+def _check_targets(article: Article, comments: list[Comment]) -> None:
+    mentions = {c.mention_id for c in comments if c.mention_id}
+    claims = {c.claim_id for c in comments if c.claim_id}
+    if len(mentions) > article.mentions.filter(pk__in=mentions).count() or len(claims) > (
+            article.claims.filter(pk__in=claims).count()):
+        raise Refused("A comment points at a mention or claim that is not in this article.")
+
+
+def _move(article: Article, status: str, action: str, *, by, **after) -> Article:
+    before = {"status": article.status}
+    article.status = status
+    article.save(update_fields=["status", "updated_at"])
+    Event.record(action, article, article=article, actor=by, before=before,
+                 after={"status": status, **after})
+    return article
+
+
+# What the reviewer sees.
+
+@dataclass
+class Change:
+    """One mention or claim as the model suggested it (None when an analyst added it) and as it
+    stands now, with what the analyst did to it."""
+
+    item: Mention | Claim
+    suggested: dict | None
+    verdict: str  # added, removed, relabelled, resized, relabelled and resized, confirmed, undecided
+    decided_by: str
+
+    @property
+    def changed(self) -> bool:
+        return self.verdict not in ("confirmed", "undecided")
+
+
+def changes(article: Article) -> tuple[list[Change], list[Change]]:
+    """(mentions, claims) of the article, in text order, each with its verdict: four queries."""
+    mentions = list(article.mentions.select_related("label", "decided_by").order_by("start"))
+    claims = list(article.claims.select_related("decided_by").order_by("start"))
+    first = {("mention", m): b for m, b in _first_states(article, "mention")}
+    first |= {("claim", c): b for c, b in _first_states(article, "claim")}
+    return ([_change(m, first.get(("mention", m.pk)), label=m.label.name) for m in mentions],
+            [_change(c, first.get(("claim", c.pk)), label="") for c in claims])
+
+
+def _first_states(article: Article, kind: str):
+    """Each subject's state before its first decision: what the model suggested."""
+    return (Event.objects.filter(article=article, subject_type=kind, before__isnull=False)
+            .order_by("subject_id", "created_at", "pk").distinct("subject_id")
+            .values_list("subject_id", "before"))
+
+
+def _change(item: Mention | Claim, before: dict | None, *, label: str) -> Change:
+    who = item.decided_by.get_username() if item.decided_by else ""
+    if item.origin == "analyst":
+        return Change(item, None, "added", who)
+    suggested = before or {"start": item.start, "end": item.end, "text": item.text,
+                           "label": getattr(item, "model_label", "") or label}
+    suggested_label = suggested.get("label") or label
+    suggested = {**suggested, "label": suggested_label}
+    if item.status == "rejected":
+        return Change(item, suggested, "removed", who)
+    if item.status == "suggested" and not item.decided_by_id:
+        return Change(item, suggested, "undecided", who)
+    relabelled = bool(label) and suggested_label != label
+    resized = (suggested["start"], suggested["end"]) != (item.start, item.end)
+    verdict = ("relabelled and resized" if relabelled and resized else "relabelled" if relabelled
+               else "resized" if resized else "confirmed")
+    return Change(item, suggested, verdict, who)
+
+
+def review_queue() -> QuerySet:
+    """Submitted articles, oldest submission first."""
+    return Article.objects.filter(status=Article.Status.SUBMITTED).with_source().defer("text").order_by(
+        "updated_at", "pk")
+
+
+def my_queue(user) -> QuerySet:
+    """The articles assigned to the user that still wait for them: returned ones first."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    return (Article.objects.filter(assignments__analyst=user).filter(
+        status__in=[Article.Status.RETURNED, Article.Status.IN_PROGRESS, Article.Status.PRETAGGED,
+                    Article.Status.NEW])
+            .annotate(urgency=Case(When(status=Article.Status.RETURNED, then=Value(0)),
+                                   When(status=Article.Status.IN_PROGRESS, then=Value(1)),
+                                   default=Value(2), output_field=IntegerField()))
+            .with_source().defer("text").order_by("urgency", "pk"))
+
+
+def last_comments(article: Article) -> list[ReviewComment]:
+    """The comments of the article's last return (what the analyst has to answer)."""
+    latest = article.review_comments.order_by("-round").values_list("round", flat=True).first()
+    if latest is None:
+        return []
+    return list(article.review_comments.filter(round=latest)
+                .select_related("author", "mention__label", "claim"))
+
+
+def next_for(user, *, after: Article) -> Article | None:
+    """The next article for this analyst: their own queue first, then any article waiting."""
+    mine = my_queue(user).exclude(pk=after.pk).select_related(None).only("pk", "title").first()
+    return mine or Article.objects.next_to_annotate(after=after)
