@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, F, Func, OuterRef, Q, QuerySet, Subquery, TextField
 from django.db.models.functions import Greatest, Substr
@@ -62,6 +62,7 @@ def passage(claim: Claim, start: int, end: int, *, boundary: re.Pattern = _SENTE
 
 @require_GET
 @login_required
+@permission_required("corpus.view_article", raise_exception=True)
 def claim_detail(request: HttpRequest, claim_id: int) -> HttpResponse:
     claim = get_object_or_404(with_window(Claim.objects.all()), pk=claim_id)
     [summary] = corroboration.summaries([claim])
@@ -115,6 +116,7 @@ def figures() -> QuerySet:
 
 @require_GET
 @login_required
+@permission_required("corpus.view_article", raise_exception=True)
 def figure_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     entity = Entity.objects.filter(pk=request.GET["entity"]).first() if request.GET.get(

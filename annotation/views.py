@@ -414,6 +414,7 @@ class SentenceAround:
 
 @require_GET
 @login_required
+@permission_required("corpus.view_article", raise_exception=True)
 def entity_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     labels = list(Label.objects.filter(name__in=linking.LINKED_LABELS))
@@ -442,6 +443,7 @@ def _matching(entities: QuerySet, q: str) -> QuerySet:
 
 @require_GET
 @login_required
+@permission_required("corpus.view_article", raise_exception=True)
 def entity_detail(request: HttpRequest, entity_id: int) -> HttpResponse:
     entity = get_object_or_404(Entity.objects.select_related("label"), pk=entity_id)
     return TemplateResponse(request, ENTITY_PAGE, _entity_context(request, entity))

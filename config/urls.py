@@ -11,3 +11,5 @@ urlpatterns = [
     path("", include("corpus.urls")),
     path("", include("annotation.urls")),
 ]
+
+handler403 = "config.views.permission_denied"

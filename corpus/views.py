@@ -1,15 +1,24 @@
-from django.contrib.auth.decorators import login_required
+from functools import partial
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.postgres.search import SearchHeadline, SearchQuery
+from django.core.exceptions import TooManyFilesSent
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation.models import Entity, Label, Mention
-from corpus.models import Article
+from corpus import formats, importing
+from corpus.models import Article, ImportBatch
+from corpus.tasks import import_batch
 
 RESULTS_PER_PAGE = 50
 # ts_headline marks each match with these private-use characters; they become <mark> tags only
@@ -19,6 +28,7 @@ START_SEL, STOP_SEL = "\ue000", "\ue001"
 
 @require_GET
 @login_required
+@permission_required("corpus.view_article", raise_exception=True)
 def article_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(Article.objects.with_source().defer("text"), 50).get_page(request.GET.get("page"))
     labels = list(Label.objects.all())
@@ -31,6 +41,7 @@ def article_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
+@permission_required("corpus.view_article", raise_exception=True)
 def search(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     labels = list(Label.objects.all())
@@ -82,3 +93,80 @@ def _positive(value: str | None) -> int | None:
     except ValueError:
         return None
     return number if 0 < number < 2**31 else None  # beyond, PostgreSQL would refuse the offset
+
+
+# Imports (admins): upload files, follow a batch, run it again.
+
+IMPORT_SUFFIXES = (".txt", ".jsonl", ".json", ".csv", ".html", ".htm", ".zip")
+ERRORS_SHOWN = 200
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@permission_required("corpus.add_importbatch", raise_exception=True)
+def import_list(request: HttpRequest) -> HttpResponse:
+    """The upload form and the recent batches; a POST starts a batch and shows its page."""
+    error = ""
+    if request.method == "POST":
+        files, error = _uploaded_files(request)
+        if not error:
+            batch = importing.start_import(((f.name, f.read()) for f in files), by=request.user)
+            return redirect(batch)
+    batches = ImportBatch.objects.select_related("created_by")[:50]
+    return TemplateResponse(request, "corpus/import_list.html",
+                            {"batches": batches, "error": error, "suffixes": IMPORT_SUFFIXES,
+                             "max_mb": formats.MAX_FILE_BYTES // 2**20},
+                            status=422 if error else 200)
+
+
+def _uploaded_files(request: HttpRequest) -> tuple[list, str]:
+    """The uploaded files, or why none of them is taken (nothing is stored then)."""
+    try:
+        files = request.FILES.getlist("files")
+    except TooManyFilesSent:
+        return [], (f"At most {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files at once: put them in "
+                    "a .zip archive.")
+    if not files:
+        return [], "Choose one or more files to import."
+    unsupported = [f.name for f in files if not f.name.lower().endswith(IMPORT_SUFFIXES)]
+    if unsupported:
+        return [], (f"Not a file type Sourcemark imports: {', '.join(unsupported)}. "
+                    f"Use {', '.join(IMPORT_SUFFIXES)}.")
+    too_big = [f"{f.name} ({f.size / 2**20:.0f} MB)" for f in files if f.size > formats.MAX_FILE_BYTES]
+    if too_big:
+        return [], (f"Larger than the {formats.MAX_FILE_BYTES // 2**20} MB limit: "
+                    f"{', '.join(too_big)}. Split it, or zip it if it compresses.")
+    return files, ""
+
+
+@require_GET
+@login_required
+@permission_required("corpus.add_importbatch", raise_exception=True)
+def batch_detail(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """A batch's progress and report; htmx polls the `batch-progress` partial until it is done."""
+    batch = get_object_or_404(ImportBatch.objects.select_related("created_by"), pk=batch_id)
+    template = "corpus/batch_detail.html" + ("#batch-progress" if request.htmx else "")
+    return TemplateResponse(request, template, _batch_context(batch))
+
+
+def _batch_context(batch: ImportBatch) -> dict:
+    pretagged = batch.articles.exclude(status=Article.Status.NEW).count()
+    return {"batch": batch, "pretagged": pretagged,
+            "errors": [importing.where(e) | {"error": e["error"]} for e in batch.errors[:ERRORS_SHOWN]],
+            "warnings": [importing.where(w) | {"error": w["error"]} for w in batch.warnings[:ERRORS_SHOWN]],
+            "errors_hidden": max(0, len(batch.errors) - ERRORS_SHOWN),
+            "warnings_hidden": max(0, len(batch.warnings) - ERRORS_SHOWN)}
+
+
+@require_POST
+@login_required
+@permission_required("corpus.add_importbatch", raise_exception=True)
+def rerun_batch(request: HttpRequest, batch_id: int) -> HttpResponse:
+    """Enqueue a batch again (a worker died, or the queue lost it): what is stored is skipped."""
+    batch = get_object_or_404(ImportBatch, pk=batch_id)
+    if batch.finished:
+        messages.info(request, "This batch is finished: there is nothing to run again.")
+    else:
+        transaction.on_commit(partial(import_batch.send, batch.pk))
+        messages.success(request, "The batch is queued again; what it already stored is skipped.")
+    return redirect(batch)
