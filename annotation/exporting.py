@@ -1,6 +1,6 @@
 """Annotations out of the database.
 
-Three shapes, all streamed (articles read in chunks with their mentions, claims and links
+Six shapes, all streamed (articles read in chunks with their mentions, claims and links
 prefetched: a constant number of queries per chunk, however many claims an article has):
 
     gold_shaped        one dict per article in the shape of ../shared/gold/seeds.jsonl (text, spans,
@@ -11,18 +11,32 @@ prefetched: a constant number of queries per chunk, however many claims an artic
     claims_with_sources / claim_source_rows
                        one dict per claim with its sources (speaker, article and outlet, linked
                        claims) / one flat row per claim–source pair, for JSONL and CSV.
+    spacy_docs / docbin_shards / spacy_zip
+                       one spaCy Doc per article (blank English tokenizer): confirmed mentions as
+                       doc.ents, confirmed claims in doc.spans["claims"]; DocBins of N docs each,
+                       or a zip of them streamed piece by piece, for `spacy train`.
+    prodigy_tasks      one Prodigy-style task per article (text, meta, tokens, spans, answer).
+    mention_rows       one flat row per standing mention, for CSV.
 
 Articles are named across databases by `text_hash` (sha256 of the normalised text), never by
 primary key: a link names the other claim as (article text_hash, start, end).
 """
 
+import csv
+import hashlib
+import io
 import json
-from collections.abc import Iterator
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from urllib.parse import quote
 
+import spacy
 from django.db.models import F, Prefetch
 from django.db.models.functions import Substr
 from django.utils import timezone
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin, Span
 
 from annotation.models import Claim, ClaimLink, Credibility, Mention
 from corpus.models import Article
@@ -32,8 +46,9 @@ LDP_CONTEXT = "http://www.w3.org/ns/ldp.jsonld"
 QUOTE_CONTEXT = 32  # characters of prefix and suffix in a TextQuoteSelector
 
 
-def _articles(articles, chunk_size: int) -> Iterator[Article]:
-    """The articles in pk order, each with mentions, claims and both ends of the claims' links."""
+def _articles(articles, chunk_size: int, *, links: bool = True) -> Iterator[Article]:
+    """The articles in pk order, each with mentions, claims and (unless links=False) both ends of
+    the claims' links."""
     articles = (articles if articles is not None else Article.objects.all()).with_source()
     mentions = Prefetch("mentions", queryset=Mention.objects.select_related("label", "entity__label",
                                                                             "decided_by"))
@@ -48,8 +63,8 @@ def _articles(articles, chunk_size: int) -> Iterator[Article]:
                                   other_title=F("claim__article__title"),
                                   evidence_hash=F("other__article__text_hash"),
                                   evidence_text=_evidence_text()))
-    claims = Prefetch("claims", queryset=Claim.objects.select_related(
-        "speaker_mention__entity__label", "graded_by", "decided_by").prefetch_related(links_out, links_in))
+    claims = Claim.objects.select_related("speaker_mention__entity__label", "graded_by", "decided_by")
+    claims = Prefetch("claims", queryset=claims.prefetch_related(links_out, links_in) if links else claims)
     return articles.order_by("pk").prefetch_related(mentions, claims).iterator(chunk_size=chunk_size)
 
 
@@ -310,3 +325,340 @@ def claim_source_rows(articles=None, *, chunk_size: int = 200) -> Iterator[dict]
                    "other_claim_text": link["other"]["text"],
                    "evidence_start": link["evidence"]["start"], "evidence_end": link["evidence"]["end"],
                    "evidence_text": link["evidence"]["text"], "linked_by": link["created_by"]}
+
+
+# =============================================================================================
+# Formats, by name: what the export command and the download page offer
+# =============================================================================================
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    description: str
+    suffix: str            # of the downloaded file
+    content_type: str
+    unit: str              # what one record is, for "Wrote 12 articles"
+    approved_only: bool    # by default only approved articles: "approved annotations"
+
+
+FORMATS = {format_.name: format_ for format_ in [
+    Format("jsonl", "one line per article in the shape of the gold seeds.jsonl (text, spans, claims "
+           "with status and links); `import_articles --confirmed` reads it back",
+           ".jsonl", "application/jsonl", "articles", False),
+    Format("jsonld", "one W3C Web Annotation JSON-LD document (an AnnotationCollection) of every "
+           "mention and claim", ".jsonld", "application/ld+json", "annotations", False),
+    Format("claims-jsonl", "one line per claim with its sources (speaker, article and outlet, links)",
+           ".jsonl", "application/jsonl", "claims", False),
+    Format("claims-csv", "one CSV row per claim and source", ".csv", "text/csv", "claim–source rows",
+           False),
+    Format("spacy", "spaCy DocBin (.spacy) for `spacy train`: one Doc per article, confirmed mentions "
+           "as doc.ents, confirmed claims in doc.spans['claims']", ".zip", "application/zip",
+           "articles", True),
+    Format("prodigy", "Prodigy-style JSONL, one task per article: text, meta, tokens, spans of the "
+           "confirmed mentions, claims", ".jsonl", "application/jsonl", "articles", True),
+    Format("csv", "one CSV row per standing (suggested or confirmed) mention", ".csv", "text/csv",
+           "mentions", True),
+]}
+
+
+def text_pieces(format_name: str, articles=None, *, base_url: str = "",
+                misaligned: "list[Misaligned] | None" = None) -> Iterator[str]:
+    """Every format but spacy as text, one piece per record (a CSV adds its header first, jsonld
+    its opening and closing), so a caller that counts pieces counts records."""
+    if format_name == "jsonl":
+        return _json_lines(gold_shaped(articles))
+    if format_name == "jsonld":
+        return web_annotation_document(articles, base_url=base_url)
+    if format_name == "claims-jsonl":
+        return _json_lines(claims_with_sources(articles))
+    if format_name == "claims-csv":
+        return csv_lines(claim_source_rows(articles), CSV_COLUMNS)
+    if format_name == "prodigy":
+        return _json_lines(prodigy_tasks(articles, misaligned=misaligned))
+    if format_name == "csv":
+        return csv_lines(mention_rows(articles), MENTION_CSV_COLUMNS)
+    raise ValueError(f"{format_name!r} is not a text format")
+
+
+def _json_lines(items: Iterable[dict]) -> Iterator[str]:
+    for item in items:
+        yield json.dumps(item, ensure_ascii=False) + "\n"
+
+
+def csv_lines(rows: Iterable[dict], columns: list[str]) -> Iterator[str]:
+    """The header, then one CSV line (\\r\\n, as RFC 4180 says) per row, spreadsheet-safe."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\r\n")
+
+    def flush() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writeheader()
+    yield flush()
+    for row in rows:
+        writer.writerow({column: spreadsheet_safe(value) for column, value in row.items()})
+        yield flush()
+
+
+def spreadsheet_safe(value):
+    """A cell a spreadsheet would run as a formula (=, +, -, @, a tab or a carriage return first)
+    gets a leading apostrophe: quoted text from the news must never execute when the CSV opens."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+# =============================================================================================
+# spaCy and Prodigy: tokens of a blank English tokenizer
+# =============================================================================================
+
+CLAIMS_KEY = "claims"  # doc.spans[CLAIMS_KEY]
+CLAIM_LABEL = "CLAIM"
+
+
+@dataclass(frozen=True)
+class Misaligned:
+    """A confirmed span whose edges fall inside a token of the blank English tokenizer. It is
+    widened to the tokens it touches ("expand"); `used` is the span exported instead, None when
+    it was left out: it had no token of its own, or (an entity) it shares a token with the one
+    before it."""
+
+    text_hash: str
+    kind: str  # "mention" or "claim"
+    label: str
+    start: int
+    end: int
+    text: str
+    used: tuple[int, int] | None
+
+    def __str__(self) -> str:
+        where = f"{self.text_hash[:12]} {self.kind} {self.label} {self.start}-{self.end} {self.text!r}"
+        if self.used is None:
+            return f"{where}: left out (it shares a token with the entity before it, or covers none)"
+        return f"{where}: widened to {self.used[0]}-{self.used[1]}"
+
+
+def blank_nlp() -> Language:
+    """The tokenizer of spacy.blank("en"), no pipeline: the web process never loads a model.
+    A new one for each export, so its string store does not grow for the life of the process."""
+    return spacy.blank("en")
+
+
+def spacy_docs(articles=None, *, nlp: Language | None = None, chunk_size: int = 200,
+               misaligned: list[Misaligned] | None = None) -> Iterator[Doc]:
+    """One Doc per article: confirmed mentions as doc.ents (label = Label.name), confirmed claims
+    in doc.spans["claims"] (label CLAIM), the article in doc.user_data. Tokens nobody judged are
+    marked missing, not outside, so that training does not learn them as "no entity": undecided
+    suggestions, and the boilerplate outside the body (never pre-tagged, never annotated).
+    Spans that do not fall on token edges are widened and appended to `misaligned`."""
+    nlp = nlp or blank_nlp()
+    for article in _articles(articles, chunk_size, links=False):
+        yield article_doc(article, nlp, misaligned=misaligned)
+
+
+def article_doc(article: Article, nlp: Language, *, misaligned: list[Misaligned] | None = None) -> Doc:
+    """One article as spacy_docs has it; its mentions and claims must be prefetched."""
+    doc = nlp.make_doc(article.text)
+    report = misaligned if misaligned is not None else []
+    mentions = sorted(article.mentions.all(), key=lambda m: (m.start, m.end))
+    confirmed = [m for m in mentions if m.status == Mention.Status.CONFIRMED]
+    ents = _entities(doc, article, confirmed, report)
+    taken = {i for ent in ents for i in range(ent.start, ent.end)}
+    undecided = [doc.char_span(m.start, m.end, alignment_mode="expand")
+                 for m in mentions if m.status == Mention.Status.SUGGESTED]
+    boilerplate = [doc.char_span(0, article.body_start, alignment_mode="contract"),
+                   doc.char_span(article.body_end, len(doc.text), alignment_mode="contract")]
+    # set_ents refuses a token in two of its lists; an entity wins over "missing".
+    missing = [span for span in undecided + boilerplate
+               if span is not None and len(span) and not taken.intersection(range(span.start, span.end))]
+    doc.set_ents(ents, missing=_disjoint(missing), default="outside")
+    claims = [c for c in _sorted_claims(article) if c.status == Claim.Status.CONFIRMED]
+    doc.spans[CLAIMS_KEY] = _claim_spans(doc, article, claims, report)
+    doc.user_data.update({
+        "text_hash": article.text_hash, "title": article.title, "url": article.url,
+        "source": article.source.name if article.source else None,
+        "published": article.published.isoformat() if article.published else None,
+    })
+    return doc
+
+
+def _entities(doc: Doc, article: Article, mentions: list[Mention], report: list[Misaligned]) -> list[Span]:
+    """The mentions as token spans, in order. Confirmed mentions never overlap, but a widened one
+    may reach into the next one's token: the later one is left out, and reported."""
+    ents: list[Span] = []
+    for mention in mentions:
+        span, widened = _aligned(doc, mention.start, mention.end, mention.label.name)
+        if span is not None and ents and span.start < ents[-1].end:
+            span, widened = None, True
+        if widened:
+            used = (span.start_char, span.end_char) if span is not None else None
+            report.append(Misaligned(article.text_hash, "mention", mention.label.name, mention.start,
+                                     mention.end, mention.text, used))
+        if span is not None:
+            ents.append(span)
+    return ents
+
+
+def _claim_spans(doc: Doc, article: Article, claims: list[Claim], report: list[Misaligned]) -> list[Span]:
+    """The claims as token spans (a span group may overlap: nothing is left out for that)."""
+    spans = []
+    for claim in claims:
+        span, widened = _aligned(doc, claim.start, claim.end, CLAIM_LABEL)
+        if widened:
+            used = (span.start_char, span.end_char) if span is not None else None
+            report.append(Misaligned(article.text_hash, "claim", CLAIM_LABEL, claim.start, claim.end,
+                                     claim.text, used))
+        if span is not None:
+            spans.append(span)
+    return spans
+
+
+def _aligned(doc: Doc, start: int, end: int, label: str) -> tuple[Span | None, bool]:
+    """(span, widened): the span on token edges ("strict"); else widened to the tokens it touches
+    ("expand"). None when not even that gives a token, e.g. only whitespace."""
+    span = doc.char_span(start, end, label=label, alignment_mode="strict")
+    if span is not None:
+        return span, False
+    span = doc.char_span(start, end, label=label, alignment_mode="expand")
+    return (span if span is not None and len(span) else None), True
+
+
+def _disjoint(spans: list[Span]) -> list[Span]:
+    """Spans sorted, each overlapping none before it (two widened suggestions may share a token)."""
+    kept: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, s.end)):
+        if not kept or span.start >= kept[-1].end:
+            kept.append(span)
+    return kept
+
+
+def docbin_shards(docs: Iterable[Doc], *, shard_size: int | None = None) -> Iterator[DocBin]:
+    """DocBins of `shard_size` docs each (all in one when None), at least one even when there are
+    no docs. Only one shard is held in memory at a time."""
+    shard, yielded = DocBin(store_user_data=True), False
+    for doc in docs:
+        shard.add(doc)
+        if shard_size is not None and len(shard) >= shard_size:
+            yield shard
+            shard, yielded = DocBin(store_user_data=True), True
+    if len(shard) or not yielded:
+        yield shard
+
+
+def shard_name(number: int) -> str:
+    """part-0001.spacy, …: names that sort in order, as `spacy train` reads a directory sorted."""
+    return f"part-{number:04d}.spacy"
+
+
+def spacy_zip(articles=None, *, shard_size: int = 1000, chunk_size: int = 200) -> Iterator[bytes]:
+    """A zip of part-0001.spacy, … (unzipped, a directory `spacy train` reads), streamed: each
+    shard goes out as soon as it is full. Spans widened to tokens are listed in misaligned.txt,
+    which spaCy does not read (it takes only *.spacy files)."""
+    misaligned: list[Misaligned] = []
+    sink = _Sink()
+    # A sink without seek(): zipfile then writes sizes after each member (data descriptors).
+    with zipfile.ZipFile(sink, mode="w", compression=zipfile.ZIP_STORED) as archive:
+        docs = spacy_docs(articles, chunk_size=chunk_size, misaligned=misaligned)
+        for number, shard in enumerate(docbin_shards(docs, shard_size=shard_size), start=1):
+            # A DocBin is zlib-compressed already; storing it again compressed gains nothing.
+            archive.writestr(shard_name(number), shard.to_bytes())
+            yield sink.take()
+        if misaligned:
+            archive.writestr("misaligned.txt", "".join(f"{item}\n" for item in misaligned))
+    yield sink.take()
+
+
+class _Sink(io.RawIOBase):
+    """A write-only file whose bytes are taken out as they come, for a streamed zip."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._chunks.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data, self._chunks = b"".join(self._chunks), []
+        return data
+
+
+def prodigy_tasks(articles=None, *, nlp: Language | None = None, chunk_size: int = 200,
+                  misaligned: list[Misaligned] | None = None) -> Iterator[dict]:
+    """One Prodigy-style task per article, accepted: text, meta, tokens ({text, start, end, id,
+    ws}), spans of the confirmed mentions ({start, end, label, token_start, token_end}, the last
+    token inclusive, as Prodigy has it) on the same tokens as the spacy export, and the confirmed
+    claims. A span widened to token edges keeps its stored offsets in `stored_start`/`stored_end`."""
+    nlp = nlp or blank_nlp()
+    for article in _articles(articles, chunk_size, links=False):
+        report: list[Misaligned] = []
+        doc = article_doc(article, nlp, misaligned=report)
+        if misaligned is not None:
+            misaligned.extend(report)
+        widened = {(item.used, item.label): item for item in report if item.kind == "mention" and item.used}
+        spans = []
+        for ent in doc.ents:
+            span = {"start": ent.start_char, "end": ent.end_char, "label": ent.label_,
+                    "token_start": ent.start, "token_end": ent.end - 1}
+            if (item := widened.get(((ent.start_char, ent.end_char), ent.label_))) is not None:
+                span.update(stored_start=item.start, stored_end=item.end)
+            spans.append(span)
+        input_hash = stable_hash(article.text)
+        yield {
+            "text": article.text,
+            "meta": {"title": article.title, "url": article.url,
+                     "source": article.source.name if article.source else None,
+                     "published": article.published.isoformat() if article.published else None,
+                     "text_hash": article.text_hash},
+            "tokens": [{"text": token.text, "start": token.idx, "end": token.idx + len(token),
+                        "id": token.i, "ws": bool(token.whitespace_)} for token in doc],
+            "spans": spans,
+            "claims": [{"start": claim.start, "end": claim.end, "text": claim.text,
+                        "speaker": claim.speaker or None, "speaker_start": claim.speaker_start,
+                        "speaker_end": claim.speaker_end, "cue": claim.cue or None,
+                        "direct": claim.direct, "credibility": claim.credibility}
+                       for claim in _sorted_claims(article) if claim.status == Claim.Status.CONFIRMED],
+            "answer": "accept",
+            "_input_hash": input_hash,
+            "_task_hash": stable_hash(str(input_hash), json.dumps(spans, sort_keys=True)),
+        }
+
+
+def stable_hash(*parts: str) -> int:
+    """A signed 32-bit int from sha256 of the parts. Ours, not Prodigy's murmurhash (Prodigy would
+    give other numbers for the same task): the same on every run and machine, and in the range of
+    Prodigy's own hashes, so its database takes it."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big", signed=True)
+
+
+# =============================================================================================
+# Mentions as CSV
+# =============================================================================================
+
+MENTION_CSV_COLUMNS = [
+    "article_id", "article_hash", "article_title", "source", "start", "end", "text", "label",
+    "entity", "status", "origin", "decided_by", "decided_at",
+]
+
+
+def mention_rows(articles=None, *, chunk_size: int = 200) -> Iterator[dict]:
+    """One flat row per standing mention (suggested or confirmed; rejected ones left out), in text
+    order; columns MENTION_CSV_COLUMNS."""
+    for article in _articles(articles, chunk_size, links=False):
+        source = article.source.name if article.source else None
+        for mention in sorted(article.mentions.all(), key=lambda m: (m.start, m.end)):
+            if mention.status == Mention.Status.REJECTED:
+                continue
+            yield {"article_id": article.pk, "article_hash": article.text_hash,
+                   "article_title": article.title, "source": source, "start": mention.start,
+                   "end": mention.end, "text": mention.text, "label": mention.label.name,
+                   "entity": mention.entity.name if mention.entity else None,
+                   "status": mention.status, "origin": mention.origin,
+                   "decided_by": _username(mention.decided_by), "decided_at": _iso(mention.decided_at)}
