@@ -1,6 +1,7 @@
 import dramatiq
 
 from annotation import extraction
+from corpus import importing
 from corpus.models import Article
 
 
@@ -14,4 +15,6 @@ def pretag_articles(article_ids: list[int], retag: bool = False) -> None:
     articles = Article.objects.filter(pk__in=article_ids).order_by("pk")
     if not retag:
         articles = articles.untagged()
-    extraction.pretag_many(list(articles), nlp=extraction.get_nlp())
+    articles = list(articles)
+    extraction.pretag_many(articles, nlp=extraction.get_nlp())
+    importing.mark_ready({article.batch_id for article in articles if article.batch_id})

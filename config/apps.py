@@ -11,4 +11,5 @@ class SourcemarkConfig(AppConfig):
     def ready(self) -> None:
         from config import broker
 
-        broker.install(settings.DRAMATIQ_BROKER_URL, database=settings.DATABASES["default"])
+        broker.install(settings.DRAMATIQ_BROKER_URL, database=settings.DATABASES["default"],
+                       heartbeat_ttl=settings.DRAMATIQ_PG_HEARTBEAT_TTL)

@@ -13,7 +13,7 @@ import dramatiq
 from dramatiq.broker import Broker
 
 
-def make_broker(url: str, *, database: dict | None = None) -> Broker:
+def make_broker(url: str, *, database: dict | None = None, heartbeat_ttl: float = 60.0) -> Broker:
     scheme = urlsplit(url).scheme if url else "postgresql"
     if scheme in ("postgres", "postgresql"):
         from dramatiq.middleware import default_middleware
@@ -21,7 +21,11 @@ def make_broker(url: str, *, database: dict | None = None) -> Broker:
         from dramatiq_postgres.django.middleware import DbConnectionsMiddleware
 
         middleware = [m() for m in default_middleware] + [DbConnectionsMiddleware()]
-        return PostgresBroker(url=url or _libpq_kwargs(database or {}), middleware=middleware)
+        # A dead worker's jobs are requeued once its heartbeat is older than heartbeat_ttl; the
+        # heartbeat and the check run well within that.
+        return PostgresBroker(url=url or _libpq_kwargs(database or {}), middleware=middleware,
+                              heartbeat_ttl=heartbeat_ttl, heartbeat_interval=min(15.0, heartbeat_ttl / 4),
+                              maintenance_interval=min(30.0, heartbeat_ttl / 2))
     if scheme in ("amqp", "amqps"):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
@@ -52,7 +56,7 @@ def _libpq_kwargs(database: dict) -> dict:
     return {libpq: str(database[key]) for key, libpq in keys.items() if database.get(key)}
 
 
-def install(url: str, *, database: dict) -> Broker:
-    broker = make_broker(url, database=database)
+def install(url: str, *, database: dict, heartbeat_ttl: float = 60.0) -> Broker:
+    broker = make_broker(url, database=database, heartbeat_ttl=heartbeat_ttl)
     dramatiq.set_broker(broker)
     return broker

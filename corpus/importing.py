@@ -1,39 +1,239 @@
-"""Storing articles from files: parse, validate, normalise, deduplicate, insert, enqueue pre-tagging.
+"""Storing articles from files: the import workflow.
 
-A first, simple importer (issue 2): `.txt` (first line the title) and `.jsonl` (one object a line:
-`text`, optional `title`, `url`, `source`, `published`). Bad rows are reported one by one and
-never stop the good ones; the rows of one batch are stored in one transaction, so a failure
-leaves nothing half-written.
+An import is an ImportBatch processed in the background (corpus.tasks.import_batch):
+
+    start_import()   keeps the uploaded files with a new batch (pending) and enqueues it;
+    run()            reads every file (corpus/formats.py), stores the good rows in chunks, one
+                     transaction each (articles, their pre-annotated spans, the batch's counts and
+                     the pre-tagging jobs of the chunk), so a worker killed in the middle leaves
+                     whole chunks only; running the batch again (the broker redelivers the
+                     message) skips what an earlier run stored and finishes the rest;
+    mark_ready()     called as pre-tagging finishes: a batch is ready when none of its articles
+                     waits for the pre-tagger.
+
+Bad files and rows are reported one by one and never stop the good ones; duplicates (the same
+normalised text, in the batch or already stored) are skipped and counted.
 """
 
+import dataclasses
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
+from itertools import islice
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
-from corpus.formats import Row, UnreadableFile, parse_file
-from corpus.models import Article, ImportBatch, Source
+from corpus.formats import Row, parse_file
+from corpus.models import Article, ImportBatch, ImportFile, Source
 
 PRETAG_CHUNK = 16
 
 
-def import_files(paths: list[Path], *, by=None, confirmed: bool = False) -> ImportBatch:
-    """Store every good row of the files as one batch and enqueue their pre-tagging.
+def start_import(files: Iterable[tuple[str, bytes]], *, by=None, confirmed: bool = False) -> ImportBatch:
+    """A new pending batch holding the files' contents; its processing is enqueued on commit."""
+    from corpus.tasks import import_batch
 
-    With `confirmed`, the rows' spans are stored as decisions already taken (an annotated corpus
-    in the gold shape): confirmed mentions, linked to entities, learnt from; no pre-tagging."""
-    batch = ImportBatch(created_by=by, files=[path.name for path in paths])
-    rows: list[Row] = []
-    for path in paths:
-        try:
-            rows.extend(parse_file(path))
-        except (UnreadableFile, OSError) as error:
-            message = str(error) if isinstance(error, UnreadableFile) else f"{path.name}: {error.strerror}"
-            batch.errors.append({"file": path.name, "row": None, "error": message})
-    return store_rows(batch, rows, confirmed=confirmed, by=by)
+    with transaction.atomic():
+        batch = ImportBatch.objects.create(created_by=by, confirmed=confirmed)
+        uploads = ImportFile.objects.bulk_create(
+            ImportFile(batch=batch, name=name, size=len(content), content=content)
+            for name, content in files)
+        batch.files = [upload.name for upload in uploads]
+        batch.save(update_fields=["files"])
+        transaction.on_commit(partial(import_batch.send, batch.pk))
+    return batch
 
 
-def store_rows(batch: ImportBatch, rows: list[Row], *, confirmed: bool = False, by=None) -> ImportBatch:
+def import_files(paths: list[Path], *, by=None, confirmed: bool = False,
+                 progress: Callable[[ImportBatch], None] | None = None) -> ImportBatch:
+    """Store the files here and now (the command's --sync, tests, evaluate): the batch is made
+    as `start_import` makes it and run in this process; pre-tagging is still enqueued."""
+    with transaction.atomic():
+        batch = ImportBatch.objects.create(created_by=by, confirmed=confirmed,
+                                           files=[path.name for path in paths])
+        ImportFile.objects.bulk_create(
+            ImportFile(batch=batch, name=path.name, size=len(content), content=content)
+            for path, content in ((path, path.read_bytes()) for path in paths))
+    return run(batch.pk, progress=progress)
+
+
+@dataclasses.dataclass
+class _Tally:
+    """What came of the rows so far in this run; written to the batch with every chunk."""
+
+    rows: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    errors: list = dataclasses.field(default_factory=list)
+    warnings: list = dataclasses.field(default_factory=list)
+    enqueued: set = dataclasses.field(default_factory=set)  # articles this run sent to pre-tag
+
+    def report(self, row: Row) -> None:
+        self.errors.append({"file": row.file, "row": row.number, "error": row.error})
+
+    def write(self, batch: ImportBatch, **fields) -> None:
+        batch.rows, batch.stored, batch.duplicates = self.rows, self.stored, self.duplicates
+        batch.errors, batch.warnings, batch.failed = self.errors, self.warnings, len(self.errors)
+        for name, value in fields.items():
+            setattr(batch, name, value)
+        batch.save(update_fields=["rows", "stored", "duplicates", "errors", "warnings", "failed",
+                                  *fields])
+
+
+def run(batch_id: int, *, progress: Callable[[ImportBatch], None] | None = None) -> ImportBatch:
+    """Store a batch's rows; see the module's docstring. Harmless to run again."""
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
+        if batch.finished:
+            return batch
+        batch.status = ImportBatch.Status.STORING
+        batch.started_at = batch.started_at or timezone.now()
+        batch.save(update_fields=["status", "started_at"])
+    rows = _rows(batch)
+    if batch.confirmed:
+        rows = list(rows)
+        with transaction.atomic():
+            return store_confirmed(batch, rows, by=batch.created_by)
+    tally, seen, labels = _Tally(), set(), _LabelMap()
+    while chunk := list(islice(rows, settings.IMPORT_STORE_CHUNK)):
+        with transaction.atomic():
+            _store_chunk(batch, chunk, tally, seen, labels)
+            tally.write(batch)
+        if progress:
+            progress(batch)
+    return _finish(batch, tally)
+
+
+def _rows(batch: ImportBatch) -> Iterator[Row]:
+    """Every row of every file of the batch, a file's content fetched only when its turn comes."""
+    for upload_id, name in batch.uploads.values_list("pk", "name"):
+        content = ImportFile.objects.values_list("content", flat=True).get(pk=upload_id)
+        with tempfile.TemporaryDirectory(prefix="sourcemark-import-") as folder:
+            path = Path(folder) / Path(name).name
+            path.write_bytes(content)
+            del content
+            yield from parse_file(path, name=name)
+
+
+def _store_chunk(batch: ImportBatch, rows: list[Row], tally: _Tally, seen: set[str],
+                 labels: "_LabelMap") -> None:
+    articles, spans = [], {}
+    sources = _sources({row.source for row in rows if row.source and not row.error})
+    for row in rows:
+        tally.rows += 1
+        if row.error:
+            tally.report(row)
+            continue
+        tally.warnings += [{"file": row.file, "row": row.number, "error": w} for w in row.warnings]
+        article = Article(title=row.title[:500], byline=row.byline[:300], url=row.url[:1000],
+                          published=row.published, text=row.text, source=sources.get(row.source),
+                          batch=batch)
+        article.derive_from_text()
+        if article.text_hash in seen:
+            tally.duplicates += 1
+            continue
+        seen.add(article.text_hash)
+        articles.append(article)
+        spans[article.text_hash] = (row, labels.mentions(row, tally))
+    earlier = dict(Article.objects.filter(text_hash__in=spans).values_list("text_hash", "batch_id"))
+    fresh = [article for article in articles if article.text_hash not in earlier]
+    # Stored by an earlier run of this very batch (a worker died after that chunk): counted as
+    # stored, not as duplicates, so a re-run reports what a single run would have.
+    tally.stored += sum(1 for batch_id in earlier.values() if batch_id == batch.pk)
+    tally.duplicates += sum(1 for batch_id in earlier.values() if batch_id != batch.pk)
+    Article.objects.bulk_create(fresh)
+    tally.stored += len(fresh)
+    _store_imported_spans([(article, spans[article.text_hash][1]) for article in fresh])
+    enqueue_pretagging([article.pk for article in fresh])
+    tally.enqueued.update(article.pk for article in fresh)
+
+
+def _finish(batch: ImportBatch, tally: _Tally) -> ImportBatch:
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        status = (ImportBatch.Status.STORED if tally.stored or tally.duplicates
+                  else ImportBatch.Status.FAILED)
+        tally.write(batch, status=status, files=list(batch.uploads.values_list("name", flat=True)))
+        # Articles an earlier run stored whose pre-tagging may never have been enqueued (the worker
+        # died between the commit and the enqueue): enqueue them again; a pre-tagged one is skipped.
+        waiting = set(batch.articles.untagged().values_list("pk", flat=True)) - tally.enqueued
+        enqueue_pretagging(sorted(waiting))
+        if status == ImportBatch.Status.FAILED:
+            batch.finished_at = timezone.now()
+            batch.save(update_fields=["finished_at"])
+    mark_ready([batch.pk])
+    batch.refresh_from_db()
+    return batch
+
+
+def where(problem: dict) -> dict:
+    """A reported problem's place for people: {"file", "place"} ("line 3" in a JSONL file, "row
+    3" in a CSV, nothing for a whole file)."""
+    number = problem.get("row")
+    unit = "line" if problem["file"].lower().endswith(".jsonl") else "row"
+    return {"file": problem["file"], "place": f"{unit} {number}" if number else ""}
+
+
+def mark_ready(batch_ids: Iterable[int]) -> int:
+    """Batches done storing with no article left for the pre-tagger become ready."""
+    waiting = Article.objects.filter(batch=OuterRef("pk"), status=Article.Status.NEW)
+    return (ImportBatch.objects.filter(pk__in=list(batch_ids), status=ImportBatch.Status.STORED)
+            .filter(~Exists(waiting)).update(status=ImportBatch.Status.READY, finished_at=timezone.now()))
+
+
+class _LabelMap:
+    """Pre-annotated span labels → our labels: a label's own name (any case) or one of the spaCy
+    labels it maps (PERSON → ACTOR), so Prodigy and doccano files import as they are."""
+
+    def __init__(self):
+        from annotation.models import Label
+
+        self.labels = {}
+        for label in Label.objects.all():
+            for name in (label.name, *label.spacy_labels):
+                self.labels.setdefault(name.upper(), label)
+
+    def mentions(self, row: Row, tally: _Tally) -> list:
+        from annotation.models import Mention
+
+        found, unknown = [], set()
+        for start, end, name in row.spans:
+            label = self.labels.get(name.upper())
+            if label is None:
+                unknown.add(name)
+                continue
+            found.append(Mention(start=start, end=end, text=row.text[start:end], label=label,
+                                 model_label=name, origin=Mention.Origin.IMPORTED))
+        if unknown:
+            tally.warnings.append({"file": row.file, "row": row.number, "error": (
+                f"spans with unknown label {', '.join(sorted(unknown))} left out "
+                f"(known: {', '.join(sorted({label.name for label in self.labels.values()}))})")})
+        return found
+
+
+def _store_imported_spans(pairs: list[tuple[Article, list]]) -> None:
+    """The file's own pre-annotations, as suggestions the analyst confirms or rejects; the
+    pre-tagger keeps them and suggests nothing over them."""
+    from annotation.models import Mention
+
+    mentions = []
+    for article, found in pairs:
+        for mention in found:
+            mention.article = article
+            mentions.append(mention)
+    Mention.objects.bulk_create(mentions)
+
+
+def store_confirmed(batch: ImportBatch, rows: list[Row], *, by=None) -> ImportBatch:
+    """An annotated corpus (the gold shape): every good row's spans stored as confirmed mentions,
+    linked and learnt from, with its claims and links; nothing to pre-tag. One transaction: a
+    corpus of decisions goes in whole or not at all."""
+    from annotation import claim_import
+
     labels = _labels()
     for row in rows:
         unknown = sorted({label for _, _, label in row.spans} - labels.keys())
@@ -41,20 +241,16 @@ def store_rows(batch: ImportBatch, rows: list[Row], *, confirmed: bool = False, 
             row.error = f"unknown label {', '.join(unknown)} (known: {', '.join(labels)})"
         if row.error:
             batch.errors.append({"file": row.file, "row": row.number, "error": row.error})
-    if confirmed:
-        from annotation import claim_import
-
-        batch.errors += claim_import.check_rows(rows)
+    batch.errors += claim_import.check_rows(rows)
     good = [row for row in rows if not row.error]
-    batch.failed = len(batch.errors)
+    batch.failed, batch.rows = len(batch.errors), len(rows)
     with transaction.atomic():
-        batch.save()
-        articles, spans = [], {}  # spans: text hash → the row's pre-annotated spans
+        articles, spans = [], {}  # spans: text hash → the row's spans
         sources = _sources({row.source for row in good if row.source})
-        status = Article.Status.SUBMITTED if confirmed else Article.Status.NEW
         for row in good:
-            article = Article(title=row.title, url=row.url, published=row.published, text=row.text,
-                              source=sources.get(row.source), batch=batch, status=status)
+            article = Article(title=row.title, byline=row.byline, url=row.url, published=row.published,
+                              text=row.text, source=sources.get(row.source), batch=batch,
+                              status=Article.Status.SUBMITTED)
             article.derive_from_text()
             if article.text_hash in spans:
                 batch.duplicates += 1
@@ -64,16 +260,16 @@ def store_rows(batch: ImportBatch, rows: list[Row], *, confirmed: bool = False, 
         existing = set(Article.objects.filter(text_hash__in=spans).values_list("text_hash", flat=True))
         batch.duplicates += len(existing)
         articles = [article for article in articles if article.text_hash not in existing]
+        batch.status = (ImportBatch.Status.READY if articles or batch.duplicates or not batch.failed
+                        else ImportBatch.Status.FAILED)
+        batch.finished_at = timezone.now()
+        batch.save()
         Article.objects.bulk_create(articles)
         batch.stored = len(articles)
-        batch.status = ImportBatch.Status.STORED
-        batch.save()
-        if confirmed:
-            for article in articles:
-                _store_decisions(article, spans[article.text_hash], labels, by=by)
-            claim_import.store_claims(good, by=by)
-        else:
-            enqueue_pretagging([article.pk for article in articles])
+        batch.save(update_fields=["stored"])
+        for article in articles:
+            _store_decisions(article, spans[article.text_hash], labels, by=by)
+        claim_import.store_claims(good, by=by)
     return batch
 
 

@@ -24,7 +24,7 @@ def confirmed_import(text: str, spans: list[tuple[str, str]]) -> None:
     """Spans as (name, label), found from the end so a surname after its full name works."""
     rows = [importing.Row(file="t", number=1, text=text, title="t", spans=sorted(
         (text.rindex(name), text.rindex(name) + len(name), label) for name, label in spans))]
-    importing.store_rows(importing.ImportBatch(), rows, confirmed=True)
+    importing.store_confirmed(importing.ImportBatch.objects.create(confirmed=True), rows)
 
 
 def test_confirmed_names_are_suggested_in_new_articles_with_their_label(db, clean_nlp):

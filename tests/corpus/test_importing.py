@@ -61,14 +61,17 @@ def test_duplicates_within_and_across_batches_are_skipped_and_counted(db, tmp_pa
 
 def test_undecodable_file_is_a_file_error_and_other_files_still_import(db, tmp_path):
     bad = tmp_path / "latin.txt"
-    bad.write_bytes("Caf\xe9 attack".encode("latin-1"))
+    bad.write_bytes(b"Caf\x81 attack")  # neither UTF-8 nor cp1252 (0x81 is undefined there)
     good = tmp_path / "good.txt"
     good.write_text("Fine text.", encoding="utf-8")
-    batch = importing.import_files([bad, good])
-    assert batch.stored == 1
+    cp1252 = tmp_path / "windows.txt"
+    cp1252.write_bytes("“Café” attack".encode("cp1252"))
+    batch = importing.import_files([bad, good, cp1252])
+    assert batch.stored == 2
     assert batch.errors == [{"file": "latin.txt", "row": None,
                              "error": batch.errors[0]["error"]}]
-    assert "not valid UTF-8-SIG text" in batch.errors[0]["error"]
+    assert "UTF-8" in batch.errors[0]["error"]
+    assert batch.articles.filter(text="“Café” attack").exists()
 
 
 def test_utf16_text_with_a_byte_order_mark_is_read(db, tmp_path):
@@ -88,7 +91,7 @@ def test_pretagging_is_enqueued_only_after_commit(db, tmp_path, django_capture_o
 def test_command_reports_rows_and_refuses_missing_files(db, tmp_path):
     path = write_jsonl(tmp_path / "c.jsonl", [{"text": "One."}, "oops"])
     out, err = io.StringIO(), io.StringIO()
-    call_command("import_articles", str(path), stdout=out, stderr=err)
+    call_command("import_articles", "--sync", "--no-wait", str(path), stdout=out, stderr=err)
     assert "1 stored, 0 duplicate, 1 failed" in out.getvalue()
     assert "c.jsonl, line 2: not valid JSON" in err.getvalue()
     with pytest.raises(CommandError, match="No such file"):
@@ -100,7 +103,7 @@ def test_unsupported_file_type_is_refused_clearly(db, tmp_path):
     path = tmp_path / "notes.docx"
     path.write_bytes(b"PK")
     with pytest.raises(CommandError, match="Nothing could be imported"):
-        call_command("import_articles", str(path), stdout=io.StringIO(), stderr=io.StringIO())
+        call_command("import_articles", "--sync", str(path), stdout=io.StringIO(), stderr=io.StringIO())
 
 
 def test_confirmed_import_stores_spans_as_decisions_links_and_learns(db, tmp_path, broker):
