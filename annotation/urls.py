@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import claim_pages, claim_views, history, review_views, views
+from annotation import claim_pages, claim_views, export_views, history, review_views, views
 
 app_name = "annotation"
 urlpatterns = [
@@ -47,5 +47,8 @@ urlpatterns = [
     path("articles/<int:article_id>/return/", review_views.return_article, name="return_article"),
     path("articles/<int:article_id>/reopen/", review_views.reopen_article, name="reopen_article"),
     path("mine/", review_views.my_articles, name="my_articles"),
+    # Exports (admins)
+    path("exports/", export_views.export_page, name="export_page"),
+    path("exports/download/", export_views.download_export, name="download_export"),
     path("assignments/", review_views.assign_articles, name="assign_articles"),
 ]

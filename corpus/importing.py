@@ -16,6 +16,7 @@ normalised text, in the batch or already stored) are skipped and counted.
 """
 
 import dataclasses
+import logging
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
@@ -31,6 +32,7 @@ from corpus.formats import Row, parse_file
 from corpus.models import Article, ImportBatch, ImportFile, Source
 
 PRETAG_CHUNK = 16
+logger = logging.getLogger(__name__)
 
 
 def start_import(files: Iterable[tuple[str, bytes]], *, by=None, confirmed: bool = False) -> ImportBatch:
@@ -84,10 +86,13 @@ class _Tally:
                                   *fields])
 
 
-def run(batch_id: int, *, progress: Callable[[ImportBatch], None] | None = None) -> ImportBatch:
+def run(batch_id: int, *, progress: Callable[[ImportBatch], None] | None = None) -> ImportBatch | None:
     """Store a batch's rows; see the module's docstring. Harmless to run again."""
     with transaction.atomic():
-        batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
+        batch = ImportBatch.objects.select_for_update().filter(pk=batch_id).first()
+        if batch is None:  # deleted since it was queued: nothing to do
+            logger.warning("Import batch %s is gone; its job does nothing.", batch_id)
+            return None
         if batch.finished:
             return batch
         batch.status = ImportBatch.Status.STORING

@@ -58,3 +58,55 @@ def test_real_worker_pretags_articles_sent_through_the_real_broker(seed_articles
     for article in Article.objects.all():
         assert article.mentions.filter(origin="model").exists()
         assert article.events.filter(action="article.pretag").count() == 1
+
+
+@pytest.mark.e2e
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_in_the_middle_of_an_import_leaves_whole_chunks_and_the_next_finishes_it():
+    from corpus.models import ImportBatch, ImportFile
+    from corpus.tasks import import_batch
+
+    rows = 1000
+    content = "\n".join(f'{{"text": "Dispatch {n}: officials in Sirte counted {n} arrivals."}}'
+                        for n in range(rows)).encode()
+    batch = ImportBatch.objects.create(files=["big.jsonl"])
+    ImportFile.objects.create(batch=batch, name="big.jsonl", size=len(content), content=content)
+    broker_url = os.environ.get("SOURCEMARK_E2E_BROKER_URL", "")
+    broker = make_broker(broker_url, database=connection.settings_dict)
+    try:
+        broker.declare_queue(import_batch.queue_name)
+        broker.enqueue(import_batch.message(batch.pk))
+    finally:
+        broker.close()
+    # Small chunks, so the kill lands in the middle; a dead worker's jobs come back in seconds.
+    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict),
+           "DRAMATIQ_BROKER_URL": broker_url, "SOURCEMARK_DATA_DIR": str(settings.DATA_DIR),
+           "SOURCEMARK_IMPORT_CHUNK": "10", "DRAMATIQ_PG_HEARTBEAT_TTL": "3"}
+    command = [sys.executable, "-m", "dramatiq", "config.worker", "--processes", "1", "--threads", "1"]
+    first = subprocess.Popen(command, env=env, cwd=settings.BASE_DIR, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not ImportBatch.objects.filter(pk=batch.pk, stored__gt=0).exists():
+            assert first.poll() is None and time.monotonic() < deadline, "the first worker never stored"
+            time.sleep(0.005)
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.STORING and 0 < batch.stored < rows
+    # Whole chunks only: the articles and the batch's counts were committed together.
+    assert batch.articles.count() == batch.stored and batch.stored % 10 == 0
+    second = subprocess.Popen(command, env=env, cwd=settings.BASE_DIR, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.READY).exists():
+            assert second.poll() is None, "the second worker exited early"
+            assert time.monotonic() < deadline, "the batch did not finish in time"
+            time.sleep(0.5)
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        second.wait(timeout=30)
+    batch.refresh_from_db()
+    assert (batch.stored, batch.duplicates, batch.failed, batch.rows) == (rows, 0, 0, rows)
+    assert Article.objects.count() == rows
+    assert not Article.objects.untagged().exists()
