@@ -15,7 +15,7 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from annotation.models import Entity, Label, Mention
+from annotation.models import Assignment, Entity, Label, Mention
 from corpus import formats, importing
 from corpus.models import Article, ImportBatch
 from corpus.tasks import import_batch
@@ -33,10 +33,31 @@ def article_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(Article.objects.with_source().defer("text"), 50).get_page(request.GET.get("page"))
     labels = list(Label.objects.all())
     counts = Mention.objects.label_counts([article.pk for article in page])
+    assigned = _assignees([article.pk for article in page])
     for article in page:
         article.label_counts = [counts.get((article.pk, label.pk), 0) for label in labels]
-    return TemplateResponse(request, "corpus/article_list.html",
-                            {"page": page, "labels": labels})
+        article.assignees = assigned.get(article.pk, [])
+    can_assign = request.user.has_perm("corpus.assign_article")
+    return TemplateResponse(request, "corpus/article_list.html", {
+        "page": page, "labels": labels, "can_assign": can_assign,
+        "analysts": _analysts() if can_assign else []})
+
+
+def _assignees(article_ids: list[int]) -> dict[int, list[str]]:
+    rows = Assignment.objects.filter(article_id__in=article_ids).values_list("article_id", "analyst__username")
+    found: dict[int, list[str]] = {}
+    for article_id, username in rows.order_by("analyst__username"):
+        found.setdefault(article_id, []).append(username)
+    return found
+
+
+def _analysts():
+    """Users who annotate (through a group or directly), for the assignment form."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import Q
+
+    annotate = Q(groups__permissions__codename="change_mention") | Q(user_permissions__codename="change_mention")
+    return get_user_model().objects.filter(annotate, is_active=True).distinct().order_by("username")
 
 
 @require_GET

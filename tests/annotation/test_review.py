@@ -176,3 +176,15 @@ def test_review_queue_lists_submitted_articles_with_their_submitter(client, work
     client.force_login(reviewer)
     html = client.get(reverse("annotation:review_list")).content.decode()
     assert worked.title in html and "alice" in html and "Not submitted" not in html
+
+
+def test_the_article_list_offers_assignment_to_reviewers_only(client, analyst, reviewer):
+    article = ArticleFactory(status=Article.Status.PRETAGGED)
+    client.force_login(reviewer)
+    html = client.get(reverse("corpus:article_list")).content.decode()
+    assert 'id="assign-form"' in html and f'value="{article.pk}" form="assign-form"' in html
+    assert '<option value="alice">' in html and '<option value="rita">' not in html
+    review.assign(Article.objects.filter(pk=article.pk), analyst, by=reviewer)
+    assert "assigned to alice" in client.get(reverse("corpus:article_list")).content.decode()
+    client.force_login(analyst)
+    assert 'id="assign-form"' not in client.get(reverse("corpus:article_list")).content.decode()
