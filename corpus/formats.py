@@ -23,8 +23,8 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from html.parser import HTMLParser
+from itertools import islice
 from pathlib import Path
 
 
@@ -112,16 +112,13 @@ def parse_bytes(data: bytes, *, name: str) -> Iterator[Row]:
 
 
 def read_text_file(path: Path) -> str:
-    """The text of a file in whatever encoding `decode` recognises; UnreadableFile if none."""
+    """The text of a file in any encoding `decode` recognises; else UnreadableFile, naming it."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise UnreadableFile(f"{path.name}: {_too_large(size)}")
+        if (size := path.stat().st_size) > MAX_FILE_BYTES:
+            raise UnreadableFile(_too_large(size))
         return decode(path.read_bytes())[0]
     except UnreadableFile as error:
-        message = str(error)
-        raise UnreadableFile(message if message.startswith(f"{path.name}: ")
-                             else f"{path.name}: {message}") from None
+        raise UnreadableFile(f"{path.name}: {error}") from None
 
 
 def _suffix(name: str) -> str:
@@ -320,7 +317,7 @@ def _json_rows(data: bytes, name: str) -> Iterator[Row]:
     if isinstance(items, dict):
         items = [items]  # one article
     if not isinstance(items, list):
-        raise UnreadableFile("must hold a JSON array of objects, each with a \"text\"")
+        raise UnreadableFile("not a JSON array of objects; the file should hold [{\"text\": ...}, ...]")
     if not items:
         raise UnreadableFile("the JSON array is empty")
     yield from _json_items(items, name, encoding)
@@ -452,8 +449,8 @@ def _offset(value) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit() and len(value) < 20:
+        return int(value)  # "12": a spreadsheet's idea of a number; not "²", not 5,000 digits
     return None
 
 
@@ -796,8 +793,8 @@ def _zip_rows(data: bytes, name: str) -> Iterator[Row]:
         raise UnreadableFile(_too_many(declared))
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError,
-            struct.error) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, ValueError, OSError,
+            EOFError, struct.error) as error:  # NotImplementedError: a damaged version field
         raise UnreadableFile(f"not a readable zip archive ({error}); make the archive again "
                              "and import it, or import its files one by one") from None
     with archive:

@@ -3,6 +3,7 @@ with a real file written into tmp_path. No database: parse_file never touches it
 
 import csv
 import json
+import random
 import stat
 import time
 import zipfile
@@ -324,7 +325,7 @@ def test_a_json_array_saved_as_jsonl_is_read_as_an_array(tmp_path):
     ("empty.jsonl", "\n \n", "the file is empty; it should hold one JSON object a line"),
     ("empty.json", "", "the file is empty; it should hold a JSON array of objects"),
     ("empty.json", "[]", "the JSON array is empty"),
-    ("number.json", "42", 'must hold a JSON array of objects, each with a "text"'),
+    ("number.json", "42", 'not a JSON array of objects; the file should hold [{"text": ...}, ...]'),
     ("deep.json", "[" * 100_000 + "]" * 100_000,
      "not valid JSON (nested too deeply); nothing in it was imported"),
 ])
@@ -688,3 +689,43 @@ def test_ten_thousand_articles_parse_in_well_under_seconds(tmp_path):
         elapsed = time.perf_counter() - began
         assert len(found) == 10_000 and not any(row.error for row in found)
         assert elapsed < 5, f"{path.name}: {elapsed:.2f} s"  # about 0.1 s here; 5 s spares slow CI
+
+
+# =============================================================================================
+# Bad content never raises
+# =============================================================================================
+
+SAMPLES = {
+    "a.txt": "Title\nBody “quoted” café.".encode(),
+    "a.jsonl": (json.dumps({"text": "Essid spoke.", "meta": {"source": "TAP"},
+                            "spans": [{"start": 0, "end": 5, "label": "PERSON"}]}) + "\n").encode() * 3,
+    "a.json": json.dumps([{"text": "NATO met.", "label": [[0, 4, "ORG"]]},
+                          {"text": "Essid.", "entities": [{"start_offset": 0, "end_offset": 5,
+                                                            "label": "PERSON"}]}]).encode(),
+    "a.csv": b'title;text;published\nA;"multi\nline ""q""";2020-01-01\nB;b;\n',
+    "a.html": PAGE.encode(),
+}
+
+
+@pytest.mark.parametrize("name", [*SAMPLES, "a.zip"])
+def test_damaged_files_come_out_as_rows_and_never_raise(tmp_path, name):
+    """Bytes changed, inserted and cut at random (seeded): every row is an article or an error."""
+    if name == "a.zip":
+        data = write_zip(tmp_path / "a.zip", dict(SAMPLES)).read_bytes()
+    else:
+        data = SAMPLES[name]
+    chance = random.Random(name)
+    for _ in range(300):
+        damaged = bytearray(data)
+        for _ in range(chance.randint(1, 6)):
+            at = chance.randrange(len(damaged) + 1)
+            roll = chance.random()
+            if roll < 0.4 and damaged:
+                damaged[min(at, len(damaged) - 1)] = chance.randrange(256)
+            elif roll < 0.7:
+                damaged[at:at] = bytes([chance.choice(b"\"',;\t\n\r<>/[]{}\\\x00\x81\xff")])
+            else:
+                del damaged[at:at + chance.randint(1, 40)]
+        for row in parse_bytes(bytes(damaged), name=name):
+            assert isinstance(row, Row)
+            assert row.error or row.text.strip()
