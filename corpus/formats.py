@@ -29,13 +29,14 @@ from pathlib import Path
 
 
 def _setting(name: str, default: int) -> int:
-    """SOURCEMARK_IMPORT_<name> from Django settings when they are configured, else the default."""
+    """SOURCEMARK_IMPORT_<name> from Django settings when they are already loaded, else the
+    default. Never loads them: loading config.settings starts the embedded database, which a
+    script reading files (bench/corpus.py) must not do."""
     try:
         from django.conf import settings
-
-        return int(getattr(settings, f"SOURCEMARK_IMPORT_{name}", default))
-    except Exception:  # no Django, or settings not configured (a plain script): the default
+    except ImportError:
         return default
+    return int(getattr(settings, f"SOURCEMARK_IMPORT_{name}", default)) if settings.configured else default
 
 
 MB = 1024 * 1024
