@@ -83,3 +83,82 @@ def test_pretagging_suggests_claims_with_their_speakers_mention_and_a_retag_keep
     assert all(c.speaker_mention is None or c.speaker_mention.pk in
                set(article.mentions.values_list("pk", flat=True)) for c in again)
     assert sum(1 for c in again if c.speaker_mention_id) >= len(spoken) - 1
+
+
+# One transaction per chunk of articles (store_chunk)
+
+def test_a_chunk_is_stored_whole_or_not_at_all(db):
+    import pytest
+    from django.db import IntegrityError
+
+    from annotation.models import Event, Label
+    from annotation.nlp import Analysis, FoundEntity
+    from corpus.models import Article
+    from tests.factories import ArticleFactory
+
+    labels = {label.name: label for label in Label.objects.all()}
+    good = ArticleFactory(text="Habib Essid visited Sirte on Monday.")
+    bad = ArticleFactory(text="Prime Minister Habib Essid spoke.")
+    # Two suggestions over the same characters: the database refuses the second article's.
+    overlapping = [FoundEntity("Habib Essid", "ACTOR", 15, 26, "PERSON"),
+                   FoundEntity("Essid", "ACTOR", 21, 26, "PERSON")]
+    with pytest.raises(IntegrityError):
+        extraction.store_chunk([(good, Analysis([FoundEntity("Sirte", "PLACE", 20, 25, "GPE")], [])),
+                                (bad, Analysis(overlapping, []))], labels)
+    for article in (good, bad):
+        article.refresh_from_db()
+        assert article.status == Article.Status.NEW
+        assert not article.mentions.exists()
+    assert not Event.objects.exists()
+
+
+def test_a_message_delivered_twice_tags_its_articles_once(seed_articles):
+    from annotation.models import Claim, Event, Mention
+    from annotation.tasks import pretag_articles
+
+    ids = [article.pk for article in seed_articles]
+    pretag_articles.fn(ids)
+    first = (set(Mention.objects.values_list("pk", flat=True)),
+             set(Claim.objects.values_list("pk", flat=True)))
+
+    pretag_articles.fn(ids)
+
+    assert (set(Mention.objects.values_list("pk", flat=True)),
+            set(Claim.objects.values_list("pk", flat=True))) == first
+    assert sorted(Event.objects.filter(action="article.pretag").values_list("subject_id", flat=True)) == ids
+
+
+def test_fresh_articles_cost_the_same_statements_whatever_their_number(db, nlp):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import ArticleFactory
+
+    def statements(count: int) -> int:
+        articles = [ArticleFactory(text=f"Habib Essid said {count * 10 + n} people left Sirte.")
+                    for n in range(count)]
+        with CaptureQueriesContext(connection) as queries:
+            extraction.pretag_many(articles, nlp=nlp)
+        assert all(article.mentions.exists() for article in articles)
+        return len(queries)
+
+    assert statements(1) == statements(5)
+
+
+def test_a_chunk_mixes_fresh_articles_and_retags(seed_articles, nlp, analyst):
+    from annotation.models import Event
+
+    done, fresh = seed_articles[2], seed_articles[3]
+    extraction.pretag(done, nlp=nlp)
+    kept = done.mentions.order_by("start").first()
+    decisions.confirm(kept.pk, version=kept.version, by=analyst)
+
+    extraction.pretag_many([done, fresh], nlp=nlp)
+
+    assert Mention.objects.get(pk=kept.pk).status == "confirmed"
+    assert fresh.mentions.filter(origin="model").exists() and fresh.claims.exists()
+    events = {event.subject_id: event for event in Event.objects.filter(action="article.pretag")}
+    assert events[fresh.pk].before == {"status": "new"}
+    assert events[fresh.pk].after == {"status": "pretagged", "suggestions": fresh.mentions.count(),
+                                      "kept": 0, "claims": fresh.claims.count()}
+    assert Event.objects.filter(subject_id=done.pk, action="article.pretag").latest("pk").after["kept"] == 1
