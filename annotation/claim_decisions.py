@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from annotation import decisions, linking
+from annotation import decisions, layers, linking
 from annotation.decisions import Refused
 from annotation.models import Claim, ClaimLink, Credibility, Entity, Event, Mention, Reliability
 from corpus import text as article_text
@@ -344,6 +344,8 @@ def _refuse_unless_editable(claim: Claim) -> None:
     if claim.article.status not in decisions.EDITABLE:
         raise Refused(f"This article is {claim.article.get_status_display()}: its claims can no "
                       "longer be changed.", claim)
+    if layers.closed(claim.article_id):
+        raise Refused("You submitted your annotation of this article: it waits for the reviewer.", claim)
 
 
 def _change(claim_id: int, action: str, *, version: int, by, **changes) -> Claim:

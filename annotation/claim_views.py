@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_GET
 
-from annotation import claim_decisions, corroboration, decisions
+from annotation import claim_decisions, corroboration, decisions, layers
 from annotation.idempotency import decision_view
 from annotation.models import Claim, ClaimLink, Entity
 from annotation.views import MOVE_ERROR, PAGE, _invalid, _move, _respond
@@ -146,6 +146,7 @@ def add_claim(request: HttpRequest, article_id: int) -> HttpResponse:
 @require_GET
 @login_required
 @permission_required("annotation.view_claim", raise_exception=True)
+@layers.in_layer
 def claim_links(request: HttpRequest, claim_id: int) -> HttpResponse:
     """The selected claim's links and the candidates to link it to (a fragment of the panel)."""
     claim = get_object_or_404(Claim.objects.select_related("article"), pk=claim_id)

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from annotation import learning, linking
+from annotation import layers, learning, linking
 from annotation.models import Claim, Event, Label, Mention
 from corpus import text as article_text
 from corpus.models import Article
@@ -250,6 +250,9 @@ def _refuse_unless_editable(article: Article, mention: Mention | None = None) ->
     if article.status not in EDITABLE:
         raise Refused(f"This article is {article.get_status_display()}: its mentions can no longer "
                       "be changed.", mention)
+    if layers.closed(article.pk):
+        raise Refused("You submitted your annotation of this article: it waits for the reviewer.",
+                      mention)
 
 
 def _change(mention_id: int, action: str, *, version: int, by, **changes) -> Mention:
@@ -323,15 +326,31 @@ class NeedsConfirmation(Exception):
 def submit(article_id: int, *, by, even_if_undecided: bool = False) -> Article:
     with transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article_id)
-        if article.status not in EDITABLE:
-            raise Refused(f"This article is {article.get_status_display()}: it cannot be submitted.")
+        _refuse_unless_editable(article)
         undecided = (article.mentions.filter(status=Mention.Status.SUGGESTED).count()
                      + article.claims.filter(status=Claim.Status.SUGGESTED).count())
         if undecided and not even_if_undecided:
             raise NeedsConfirmation(undecided)
+        if (held := layers.assignment(article.pk)) is not None:
+            return _submit_layer(article, held, by=by, undecided=undecided)
         before = {"status": article.status}
         article.status = Article.Status.SUBMITTED
         article.save(update_fields=["status", "updated_at"])
         Event.record("article.submit", article, article=article, actor=by, before=before,
                      after={"status": article.status, "undecided": undecided})
+    return article
+
+
+def _submit_layer(article: Article, held, *, by, undecided: int) -> Article:
+    """An independent analyst submits their private layer; the article is submitted (for the
+    reviewer to adjudicate) once every independent layer is."""
+    held.submitted_at = timezone.now()
+    held.save(update_fields=["submitted_at"])
+    waiting = article.assignments.filter(independent=True, submitted_at__isnull=True).exists()
+    before = {"status": article.status}
+    if not waiting:
+        article.status = Article.Status.SUBMITTED
+        article.save(update_fields=["status", "updated_at"])
+    Event.record("article.submit", article, article=article, actor=by, before=before,
+                 after={"status": article.status, "undecided": undecided, "layer": by.get_username()})
     return article

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
+from annotation import layers
 from annotation.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -59,11 +60,12 @@ def idempotent(view):
 
 
 def decision_view(permission: str):
-    """A POST that changes state: logged in, holding `permission` (403 otherwise), idempotent."""
+    """A POST that changes state: logged in, holding `permission` (403 otherwise), idempotent,
+    and working in the user's layer of the article (annotation/layers.py)."""
 
     def decorate(view):
         return require_POST(login_required(permission_required(permission, raise_exception=True)(
-            idempotent(view))))
+            idempotent(layers.in_layer(view)))))
 
     return decorate
 

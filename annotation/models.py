@@ -5,8 +5,10 @@ from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Func, Q
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
+from annotation import layers
 from corpus.models import Source
 
 # The Admiralty code's grades: a source's reliability (A–F), a claim's credibility (1–6).
@@ -23,11 +25,12 @@ class Credibility(models.IntegerChoices):
 
 
 def standing_spans_never_overlap(name: str) -> ExclusionConstraint:
-    """No two rows of one article that are not rejected cover the same characters."""
+    """No two rows of one article's layer that are not rejected cover the same characters."""
     return ExclusionConstraint(
         name=name,
         expressions=[
             ("article", RangeOperators.EQUAL),
+            (Coalesce(F("annotator"), 0), RangeOperators.EQUAL),
             (Func(F("start"), F("end"), function="int4range"), RangeOperators.OVERLAPS),
         ],
         condition=~Q(status="rejected"),
@@ -116,6 +119,14 @@ class Entity(models.Model):
         return [self.name, *self.aliases]
 
 
+class InLayer(models.Manager):
+    """The rows of the layer in use (annotation/layers.py): the shared layer unless a request
+    works in an analyst's private one."""
+
+    def get_queryset(self):
+        return super().get_queryset().filter(annotator_id=layers.current())
+
+
 class MentionQuerySet(models.QuerySet):
     def live(self) -> "MentionQuerySet":
         """Mentions that stand: suggested or confirmed, not rejected."""
@@ -157,6 +168,10 @@ class Mention(models.Model):
         REJECTED = "rejected"
 
     article = models.ForeignKey("corpus.Article", on_delete=models.CASCADE, related_name="mentions")
+    # The analyst whose private layer holds it (an independent assignment), or None for the
+    # article's shared layer; new rows take the layer in use (annotation/layers.py).
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, editable=False,
+                                  on_delete=models.CASCADE, related_name="+", default=layers.current)
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
     text = models.CharField(max_length=1000)
@@ -177,7 +192,8 @@ class Mention(models.Model):
     entity_accepted = models.BooleanField(default=False)
     link_reason = models.CharField(max_length=200, blank=True)
 
-    objects = MentionQuerySet.as_manager()
+    objects = InLayer.from_queryset(MentionQuerySet)()
+    every_layer = MentionQuerySet.as_manager()
 
     class Meta:
         ordering = ["article", "start"]
@@ -232,6 +248,10 @@ class Claim(models.Model):
         REJECTED = "rejected"
 
     article = models.ForeignKey("corpus.Article", on_delete=models.CASCADE, related_name="claims")
+    # The analyst whose private layer holds it (an independent assignment), or None for the
+    # article's shared layer; new rows take the layer in use (annotation/layers.py).
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, editable=False,
+                                  on_delete=models.CASCADE, related_name="+", default=layers.current)
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
     text = models.TextField()
@@ -257,7 +277,8 @@ class Claim(models.Model):
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    objects = ClaimQuerySet.as_manager()
+    objects = InLayer.from_queryset(ClaimQuerySet)()
+    every_layer = ClaimQuerySet.as_manager()
 
     class Meta:
         ordering = ["article", "start"]
@@ -435,6 +456,13 @@ class Assignment(models.Model):
     article = models.ForeignKey("corpus.Article", on_delete=models.CASCADE, related_name="assignments")
     analyst = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
                                 related_name="assignments")
+    # Independent: the analyst works in a private layer of their own, blind to the others, so a
+    # reviewer can measure agreement and adjudicate (annotation/layers.py).
+    independent = models.BooleanField(default=False)
+    # When the private layer got its copy of the pre-tagger's suggestions, and when the analyst
+    # submitted it (the layer is then closed; the article is submitted once every layer is).
+    seeded_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
     assigned_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                     on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

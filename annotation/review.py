@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Max, Q, QuerySet
 
+from annotation import layers
 from annotation.decisions import Refused
 from annotation.models import Assignment, Claim, Event, Mention, ReviewComment
 from corpus.models import Article
@@ -35,20 +36,25 @@ def is_own_work(article: Article, user) -> bool:
     return Event.objects.filter(OWN_WORK, article=article, actor=user).exists()
 
 
-def assign(articles: QuerySet, analyst, *, by) -> int:
-    """Put the articles in the analyst's queue; returns how many were not there yet."""
+def assign(articles: QuerySet, analyst, *, by, independent: bool = False) -> int:
+    """Put the articles in the analyst's queue; returns how many were not there yet.
+    `independent`: the analyst annotates in a private layer of their own (annotation/layers.py),
+    blind to the others, for the reviewer to compare and adjudicate."""
     if not analyst.has_perm("annotation.change_mention"):
         raise Refused(f"{analyst.get_username()} is not an analyst: only analysts annotate.")
     with transaction.atomic():
         taken = set(Assignment.objects.filter(analyst=analyst, article__in=articles)
                     .values_list("article_id", flat=True))
-        new = [Assignment(article=article, analyst=analyst, assigned_by=by)
-               for article in articles.only("pk") if article.pk not in taken]
+        new = [Assignment(article=article, analyst=analyst, assigned_by=by, independent=independent)
+               for article in articles.only("pk", "status") if article.pk not in taken]
         Assignment.objects.bulk_create(new)
         Event.objects.bulk_create(
             Event(action="article.assign", subject_type="article", subject_id=a.article.pk,
-                  article=a.article, actor=by, after={"analyst": analyst.get_username()})
+                  article=a.article, actor=by,
+                  after={"analyst": analyst.get_username(), "independent": independent})
             for a in new)
+        for held in new if independent else []:
+            layers.seed(held)
     return len(new)
 
 
@@ -215,3 +221,175 @@ def next_for(user, *, after: Article) -> Article | None:
     """The next article for this analyst: their own queue first, then any article waiting."""
     mine = my_queue(user).exclude(pk=after.pk).select_related(None).only("pk", "title").first()
     return mine or Article.objects.next_to_annotate(after=after)
+
+
+# Independent annotation: agreement and adjudication.
+
+@dataclass
+class Comparison:
+    """Two analysts' private layers of one article, side by side."""
+
+    first: str
+    second: str
+    agreement: dict        # label → agreement.LabelAgreement (mentions, and "CLAIM" for claims)
+    kappa: dict            # label → Cohen's kappa on tokens (None when undefined)
+    differences: list      # agreement.Difference, mentions then claims, each in text order
+
+    @property
+    def rows(self) -> list[tuple]:
+        """(label, agreement, kappa) for the page: the labels, claims, then all entities."""
+        from annotation.agreement import ALL
+
+        order = sorted(k for k in self.agreement if k not in (ALL, "CLAIM")) + ["CLAIM", ALL]
+        return [(label, self.agreement[label], self.kappa.get(label)) for label in order
+                if label in self.agreement]
+
+    def choices(self, text: str) -> list[dict]:
+        """Each difference with both sides' words and labels, numbered for the form."""
+        def side(span):
+            return {"text": text[span.start:span.end], "label": span.label} if span else None
+        return [{"n": n, "kind": d.kind.replace("_", " "), "a": side(d.a), "b": side(d.b)}
+                for n, d in enumerate(self.differences)]
+
+
+def layers_of(article: Article) -> list:
+    """The independent assignments of the article whose analysts submitted their layer."""
+    return list(article.assignments.filter(independent=True, submitted_at__isnull=False)
+                .select_related("analyst").order_by("analyst__username"))
+
+
+def compare(article: Article) -> Comparison | None:
+    """Agreement between the first two submitted private layers (None with fewer than two)."""
+    from annotation import agreement
+
+    held = layers_of(article)
+    if len(held) < 2:
+        return None
+    first, second = (_layer_spans(article, a.analyst_id) for a in held[:2])
+    bounds = {"start": article.body_start, "end": article.body_end}
+    scores = agreement.span_agreement(first.mentions, second.mentions)
+    scores |= {"CLAIM": agreement.span_agreement(first.claims, second.claims)[agreement.ALL]}
+    return Comparison(
+        held[0].analyst.get_username(), held[1].analyst.get_username(), scores,
+        agreement.token_kappa(article.text, first.mentions, second.mentions, **bounds),
+        agreement.differences(first.mentions, second.mentions)
+        + agreement.differences(first.claims, second.claims))
+
+
+@dataclass
+class _LayerSpans:
+    mentions: list
+    claims: list
+
+
+def _layer_spans(article: Article, annotator_id: int) -> _LayerSpans:
+    """A private layer's standing mentions and claims as (start, end, label) spans."""
+    from annotation.evaluation import Span
+
+    mentions = Mention.every_layer.live().filter(article=article, annotator_id=annotator_id)
+    claims = Claim.every_layer.live().filter(article=article, annotator_id=annotator_id)
+    return _LayerSpans(
+        [Span(start, end, label) for start, end, label in mentions.values_list("start", "end", "label__name")],
+        [Span(start, end, "CLAIM") for start, end in claims.values_list("start", "end")])
+
+
+def adjudicate(article_id: int, choices: dict[int, str], *, by) -> Article:
+    """Write the shared layer from two private layers: what both analysts marked alike, and for
+    each difference (numbered as `compare` lists them) the side the reviewer chose ("a", "b" or
+    "neither"). Shared mentions and claims left out are rejected; those kept are confirmed. The
+    article stays submitted, for the reviewer to approve."""
+    from annotation import claim_decisions, linking
+    from annotation.evaluation import Span
+    from annotation.models import Label
+
+    with transaction.atomic():
+        article = _locked(article_id, Article.Status.SUBMITTED, "adjudicated")
+        comparison = compare(article)
+        if comparison is None:
+            raise Refused("Two analysts must submit their own annotation before it can be adjudicated.")
+        missing = [n for n in range(len(comparison.differences)) if choices.get(n) not in ("a", "b", "neither")]
+        if missing:
+            raise Refused(f"Choose a side for every difference ({len(missing)} left).")
+        held = layers_of(article)[:2]
+        first, second = (_layer_spans(article, a.analyst_id) for a in held)
+        chosen = [getattr(d, choices[n]) for n, d in enumerate(comparison.differences)
+                  if choices[n] != "neither"]
+        final = (set(first.mentions) & set(second.mentions)) | {s for s in chosen if s.label != "CLAIM"}
+        final_claims = (set(first.claims) & set(second.claims)) | {s for s in chosen if s.label == "CLAIM"}
+        labels = {label.name: label for label in Label.objects.all()}
+        mentions = _adjudicate_rows(article, Mention.objects.filter(article=article).select_related("label"),
+                                    final, by=by, make=lambda s: Mention(
+                                        article=article, start=s.start, end=s.end, text=article.text[s.start:s.end],
+                                        label=labels[s.label], origin=Mention.Origin.ANALYST),
+                                    relabel=lambda m, s: setattr(m, "label", labels[s.label]))
+        firsts, seconds = (_claims_by_place(article, a.analyst_id) for a in held)
+        from_second = {(d.b.start, d.b.end) for n, d in enumerate(comparison.differences)
+                       if choices[n] == "b" and d.b.label == "CLAIM"}
+        _adjudicate_rows(article, Claim.objects.filter(article=article), final_claims, by=by,
+                         make=lambda s: _claim_like(article, (seconds if (s.start, s.end) in from_second
+                                                              else firsts).get((s.start, s.end)), s))
+        for mention in mentions:  # entity links follow by rule, as the system's doing
+            linking.link(mention, by=None, article_mentions=mentions)
+        claim_decisions.relink_speakers(article.pk)
+        Event.record("article.adjudicate", article, article=article, actor=by,
+                     after={"mentions": len(final), "claims": len(final_claims),
+                            "layers": [comparison.first, comparison.second]})
+    return article
+
+
+def _claims_by_place(article: Article, annotator_id: int) -> dict:
+    return {(c.start, c.end): c for c in Claim.every_layer.live().filter(article=article, annotator_id=annotator_id)}
+
+
+def _adjudicate_rows(article: Article, rows, final: set, *, by, make, relabel=None) -> list:
+    """Reject the shared rows not in `final`, confirm those in it (creating the missing ones)."""
+    from django.utils import timezone
+
+    from annotation.evaluation import Span
+
+    rows = list(rows)
+    label_of = (lambda row: row.label.name) if relabel else (lambda row: "CLAIM")
+    kept, at = [], {}
+    for row in rows:  # rejections first, so nothing standing is in the way of what comes
+        span = Span(row.start, row.end, label_of(row))
+        if (span in final or (relabel and _same_place(row, final))) and (row.start, row.end) not in at:
+            at[(row.start, row.end)] = row
+        elif row.status != "rejected":
+            _decide(row, "rejected", by=by)
+    for span in sorted(final, key=lambda s: (s.start, s.end)):
+        row = at.get((span.start, span.end))
+        if row is None:
+            row = make(span)
+            row.status, row.decided_by, row.decided_at = "confirmed", by, timezone.now()
+            row.save()
+            Event.record(f"adjudicate.{row._meta.model_name}", row, article=article, actor=by,
+                         after=row.snapshot())
+        else:
+            if relabel:
+                relabel(row, span)
+            _decide(row, "confirmed", by=by)
+        kept.append(row)
+    return kept
+
+
+def _same_place(row, final: set) -> bool:
+    return any((s.start, s.end) == (row.start, row.end) for s in final)
+
+
+def _decide(row, status: str, *, by) -> None:
+    from django.utils import timezone
+
+    before = row.snapshot()
+    row.status, row.decided_by, row.decided_at, row.version = status, by, timezone.now(), row.version + 1
+    row.save()
+    Event.record(f"adjudicate.{row._meta.model_name}", row, article=row.article, actor=by,
+                 before=before, after=row.snapshot())
+
+
+def _claim_like(article: Article, model: Claim | None, span) -> Claim:
+    """A shared claim over the chosen span, with the speaker and cue of the analyst's claim."""
+    fields = {} if model is None else {
+        "speaker": model.speaker, "speaker_start": model.speaker_start, "speaker_end": model.speaker_end,
+        "cue": model.cue, "direct": model.direct}
+    return Claim(article=article, start=span.start, end=span.end, text=article.text[span.start:span.end],
+                 origin=Claim.Origin.ANALYST, **fields)

@@ -46,6 +46,9 @@ def article_review(request: HttpRequest, article_id: int) -> HttpResponse:
         "own_work": review.is_own_work(article, request.user),
         "comments": article.review_comments.select_related("author", "mention", "claim"),
         "reviewable": article.status == Article.Status.SUBMITTED,
+        "comparison": (comparison := review.compare(article)),
+        "differences": comparison.choices(article.text) if comparison else [],
+        "adjudicated": article.events.filter(action="article.adjudicate").exists(),
     })
 
 
@@ -115,10 +118,26 @@ def assign_articles(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Tick one or more articles and choose an analyst.")
         return redirect("corpus:article_list")
     try:
-        added = review.assign(Article.objects.filter(pk__in=ids), analyst, by=request.user)
+        added = review.assign(Article.objects.filter(pk__in=ids), analyst, by=request.user,
+                              independent=request.POST.get("independent") == "1")
     except Refused as refused:
         messages.error(request, str(refused))
     else:
         messages.success(request, f"{added} article{'s' * (added != 1)} assigned to "
                                   f"{analyst.get_username()} ({len(ids) - added} already were).")
     return redirect("corpus:article_list")
+
+
+@decision_view("corpus.review_article")
+def adjudicate_article(request: HttpRequest, article_id: int) -> HttpResponse:
+    """The reviewer's side for each difference between two analysts' layers (fields diff-N)."""
+    choices = {int(name[5:]): value for name, value in request.POST.items()
+               if name.startswith("diff-") and name[5:].isdigit()}
+    article = get_object_or_404(Article, pk=article_id)
+    try:
+        review.adjudicate(article_id, choices, by=request.user)
+    except Refused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, "Adjudicated: the article holds the chosen annotation. Approve it, or return it.")
+    return redirect("annotation:article_review", article_id=article.pk)

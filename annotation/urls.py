@@ -46,6 +46,7 @@ urlpatterns = [
     path("articles/<int:article_id>/approve/", review_views.approve_article, name="approve_article"),
     path("articles/<int:article_id>/return/", review_views.return_article, name="return_article"),
     path("articles/<int:article_id>/reopen/", review_views.reopen_article, name="reopen_article"),
+    path("articles/<int:article_id>/adjudicate/", review_views.adjudicate_article, name="adjudicate_article"),
     path("mine/", review_views.my_articles, name="my_articles"),
     # Exports (admins)
     path("exports/", export_views.export_page, name="export_page"),

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseClientRedirect
 
-from annotation import claim_pages, corroboration, decisions, linking, review
+from annotation import claim_pages, corroboration, decisions, layers, linking, review
 from annotation.idempotency import decision_view
 from annotation.models import Claim, Credibility, Entity, Label, Mention, Reliability
 from corpus.models import Article
@@ -91,12 +91,18 @@ def label_css(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 @permission_required("corpus.view_article", raise_exception=True)
+@layers.in_layer
 def article_detail(request: HttpRequest, article_id: int) -> HttpResponse:
     article = get_object_or_404(Article.objects.with_source(), pk=article_id)
+    held = layers.assignment(article.pk)
+    if held is not None and held.seeded_at is None:
+        layers.seed(held)  # the first look at a private layer once the article is pre-tagged
     context = _page_context(article)
     user = request.user
     context.update(
-        editable=context["editable"] and user.has_perm("annotation.change_mention"),
+        private_layer=held,
+        editable=(context["editable"] and user.has_perm("annotation.change_mention")
+                  and not (held and held.submitted_at)),
         next_article=review.next_for(user, after=article),
         review_comments=review.last_comments(article) if article.status == Article.Status.RETURNED else [],
         can_review=article.status == Article.Status.SUBMITTED and user.has_perm("corpus.review_article"),
@@ -268,7 +274,7 @@ def _page_context(article: Article, *, text: bool = True) -> dict:
     return {"article": article, "labels": labels, "groups": list(by_label.values()),
             "runs": _runs(_segments(article, mentions), claims) if text else [],
             "claims": claims, "credibility_choices": Credibility.choices,
-            "editable": article.status in decisions.EDITABLE,
+            "editable": article.status in decisions.EDITABLE and not layers.closed(article.pk),
             "next_article": Article.objects.next_to_annotate(after=article),
             # Rows are many: their URLs and keys are put together from these, not reversed each.
             "mentions_url": _mentions_url(), "render_stamp": uuid.uuid4().hex[:12]}

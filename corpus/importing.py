@@ -17,7 +17,6 @@ normalised text, in the batch or already stored) are skipped and counted.
 
 import dataclasses
 import logging
-import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from itertools import islice
@@ -28,7 +27,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from corpus.formats import Row, parse_file
+from corpus.formats import Row, parse_bytes
 from corpus.models import Article, ImportBatch, ImportFile, Source
 
 PRETAG_CHUNK = 16
@@ -117,11 +116,7 @@ def _rows(batch: ImportBatch) -> Iterator[Row]:
     """Every row of every file of the batch, a file's content fetched only when its turn comes."""
     for upload_id, name in batch.uploads.values_list("pk", "name"):
         content = ImportFile.objects.values_list("content", flat=True).get(pk=upload_id)
-        with tempfile.TemporaryDirectory(prefix="sourcemark-import-") as folder:
-            path = Path(folder) / Path(name).name
-            path.write_bytes(content)
-            del content
-            yield from parse_file(path, name=name)
+        yield from parse_bytes(bytes(content), name=name)
 
 
 def _store_chunk(batch: ImportBatch, rows: list[Row], tally: _Tally, seen: set[str],

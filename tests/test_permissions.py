@@ -60,6 +60,7 @@ MATRIX = {
     "annotation:approve_article": ("POST", REVIEWERS, "article"),
     "annotation:return_article": ("POST", REVIEWERS, "article"),
     "annotation:reopen_article": ("POST", REVIEWERS, "article"),
+    "annotation:adjudicate_article": ("POST", REVIEWERS, "article"),
     "annotation:assign_articles": ("POST", REVIEWERS, None),
     # Imports and exports: admins.
     "corpus:import_list": ("GET", ADMINS, None),

@@ -1,0 +1,128 @@
+"""Annotation layers: whose mentions and claims a request sees and changes.
+
+Every article has a shared layer (annotator NULL): what the pre-tagger suggests, what analysts
+decide, what reviewers approve and what is exported. An article assigned *independently* to
+analysts (to measure agreement) also gets one private layer per such analyst, seeded with the
+pre-tagger's suggestions, in which that analyst alone works, blind to the others. The reviewer
+compares the private layers and adjudicates: the result is written to the shared layer.
+
+Which layer a piece of code works in is a context (a ContextVar) set once per request from the
+user and the article; `Mention.objects` and `Claim.objects` (and `article.mentions`,
+`article.claims`) see that layer only, and rows made meanwhile belong to it. Code that does not
+set it (pre-tagging, imports, exports, pages about the corpus) sees the shared layer, so it
+never mixes private work into the corpus.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+_current: ContextVar[int | None] = ContextVar("annotation_layer", default=None)
+
+
+def current() -> int | None:
+    """The id of the analyst whose private layer is in use, or None for the shared layer."""
+    return _current.get()
+
+
+@contextmanager
+def working_in(annotator_id: int | None) -> Iterator[None]:
+    token = _current.set(annotator_id)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def layer_for(user, article_id: int) -> int | None:
+    """The user's private layer on this article if it is assigned to them independently."""
+    from annotation.models import Assignment
+
+    if not getattr(user, "is_authenticated", False):
+        return None
+    independent = Assignment.objects.filter(article_id=article_id, analyst=user, independent=True)
+    return user.pk if independent.exists() else None
+
+
+def in_layer(view):
+    """Run a view about one article (named by article_id, mention_id or claim_id) in the user's
+    layer of that article; a mention or claim of another analyst's private layer is a 404."""
+    import functools
+
+    from django.http import Http404
+
+    @functools.wraps(view)
+    def wrapper(request, *args, **kwargs):
+        article_id, owner = _article_and_owner(kwargs)
+        if article_id is None:
+            return view(request, *args, **kwargs)
+        layer = layer_for(request.user, article_id)
+        if owner is not _SHARED_OR_ARTICLE and owner != layer:
+            raise Http404("No such mention or claim in your layer of this article.")
+        with working_in(layer):
+            return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+_SHARED_OR_ARTICLE = object()
+
+
+def _article_and_owner(kwargs: dict) -> tuple[int | None, object]:
+    from annotation.models import Claim, Mention
+
+    if "article_id" in kwargs:
+        return kwargs["article_id"], _SHARED_OR_ARTICLE
+    for key, model in (("mention_id", Mention), ("claim_id", Claim)):
+        if key in kwargs:
+            row = model.every_layer.filter(pk=kwargs[key]).values_list("article_id", "annotator_id").first()
+            return row if row else (None, _SHARED_OR_ARTICLE)
+    return None, _SHARED_OR_ARTICLE
+
+
+def assignment(article_id: int):
+    """The independent assignment behind the private layer in use, or None in the shared one."""
+    from annotation.models import Assignment
+
+    if current() is None:
+        return None
+    return Assignment.objects.filter(article_id=article_id, analyst_id=current(), independent=True).first()
+
+
+def closed(article_id: int) -> bool:
+    """A private layer is closed once its analyst submitted it."""
+    held = assignment(article_id)
+    return held is not None and held.submitted_at is not None
+
+
+def seed(held) -> int:
+    """Give an independent assignment's private layer the pre-tagger's suggestions of the
+    shared layer (machine-made and imported ones, as suggestions nobody has decided on), once
+    the article is pre-tagged. Returns how many mentions it copied."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from annotation import claim_decisions
+    from annotation.models import Claim, Mention
+
+    with transaction.atomic():
+        if held.seeded_at is not None or held.article.status == "new":
+            return 0
+        machine = ("model", "pattern", "imported")
+        with working_in(None):
+            mentions = list(Mention.objects.filter(article_id=held.article_id, origin__in=machine))
+            claims = list(Claim.objects.filter(article_id=held.article_id, origin="model"))
+        copies = [Mention(article_id=m.article_id, annotator_id=held.analyst_id, start=m.start, end=m.end,
+                          text=m.text, label_id=m.label_id, model_label=m.model_label, origin=m.origin)
+                  for m in mentions]
+        Mention.every_layer.bulk_create(copies)
+        speakers = claim_decisions.SpeakerIndex(Mention.every_layer.filter(
+            pk__in=[c.pk for c in copies]).select_related("label"))
+        Claim.every_layer.bulk_create(
+            Claim(article_id=c.article_id, annotator_id=held.analyst_id, start=c.start, end=c.end,
+                  text=c.text, speaker=c.speaker, speaker_start=c.speaker_start, speaker_end=c.speaker_end,
+                  speaker_mention=speakers.at(c.speaker_start, c.speaker_end), cue=c.cue,
+                  direct=c.direct, origin=c.origin) for c in claims)
+        held.seeded_at = timezone.now()
+        held.save(update_fields=["seeded_at"])
+    return len(copies)

@@ -1,0 +1,123 @@
+"""Independent annotation: two analysts annotate one article blind to each other, each in a
+private layer; the reviewer sees their agreement and differences, adjudicates into the shared
+layer, and approves."""
+
+import uuid
+
+import pytest
+from django.urls import reverse
+
+from annotation import review
+from annotation.models import Claim, Label, Mention
+from corpus.models import Article
+from tests.factories import ArticleFactory, ClaimFactory, MentionFactory
+
+TEXT = "Habib Essid said about 50 extremists attacked Ben Guerdane. Tunisia closed the border."
+
+
+def at(text: str) -> tuple[int, int]:
+    return TEXT.index(text), TEXT.index(text) + len(text)
+
+
+@pytest.fixture
+def article(db):
+    article = ArticleFactory(text=TEXT, status=Article.Status.PRETAGGED)
+    place = Label.objects.get(name="PLACE")
+    MentionFactory(article=article, start=0, end=11)                                   # Habib Essid
+    MentionFactory(article=article, start=at("Ben Guerdane")[0], end=at("Ben Guerdane")[1], label=place)
+    MentionFactory(article=article, start=at("Tunisia")[0], end=at("Tunisia")[1], label=place)
+    ClaimFactory(article=article, start=at("about 50")[0], end=at("Guerdane")[1], speaker="Habib Essid",
+                 speaker_start=0, speaker_end=11)
+    return article
+
+
+@pytest.fixture
+def both(article, analyst, other_analyst, reviewer):
+    review.assign(Article.objects.filter(pk=article.pk), analyst, by=reviewer, independent=True)
+    review.assign(Article.objects.filter(pk=article.pk), other_analyst, by=reviewer, independent=True)
+    return analyst, other_analyst
+
+
+def post(client, name, pk, data=None):
+    return client.post(reverse(f"annotation:{name}", args=[pk]), data or {},
+                       headers={"HX-Request": "true", "Idempotency-Key": uuid.uuid4().hex})
+
+
+def mine(article, user, text):
+    return Mention.every_layer.get(article=article, annotator=user, text=text)
+
+
+def test_each_independent_analyst_gets_a_private_copy_of_the_suggestions(article, both):
+    alice, bob = both
+    for user in both:
+        assert sorted(Mention.every_layer.filter(annotator=user).values_list("text", "status")) == [
+            ("Ben Guerdane", "suggested"), ("Habib Essid", "suggested"), ("Tunisia", "suggested")]
+        claim = Claim.every_layer.get(annotator=user)
+        # The copy's speaker is the copy of the mention, in the same private layer.
+        assert claim.speaker_mention == mine(article, user, "Habib Essid")
+    assert Mention.objects.filter(article=article).count() == 3  # the shared layer is untouched
+
+
+def test_analysts_work_blind_and_apart_then_the_reviewer_adjudicates(client, article, both, reviewer):
+    alice, bob = both
+    client.force_login(alice)
+    page = client.get(article.get_absolute_url()).content.decode()
+    assert "Your own annotation of this article" in page
+    assert post(client, "confirm_mention", mine(article, alice, "Habib Essid").pk, {"version": 1}).status_code == 200
+    assert post(client, "relabel_mention", mine(article, alice, "Tunisia").pk,
+                {"version": 1, "label": "GROUP"}).status_code == 200
+    # Bob's rows are not Alice's to touch.
+    assert post(client, "confirm_mention", mine(article, bob, "Tunisia").pk, {"version": 1}).status_code == 404
+    assert post(client, "submit_article", article.pk, {"even_if_undecided": "1"}).status_code == 200
+    article.refresh_from_db()
+    assert article.status == Article.Status.IN_PROGRESS  # Bob has not submitted yet
+    assert post(client, "reject_mention", mine(article, alice, "Ben Guerdane").pk, {"version": 1}).status_code == 409
+
+    client.force_login(bob)
+    assert "Habib Essid" in client.get(article.get_absolute_url()).content.decode()
+    post(client, "confirm_mention", mine(article, bob, "Tunisia").pk, {"version": 1})
+    post(client, "reject_mention", mine(article, bob, "Habib Essid").pk, {"version": 1})
+    post(client, "add_mention", article.pk, {"start": at("extremists")[0], "end": at("extremists")[1],
+                                             "label": "GROUP"})
+    post(client, "submit_article", article.pk, {"even_if_undecided": "1"})
+    article.refresh_from_db()
+    assert article.status == Article.Status.SUBMITTED
+    # Nothing of either layer reached the shared one.
+    assert set(Mention.objects.filter(article=article).values_list("status", flat=True)) == {"suggested"}
+
+    comparison = review.compare(article)
+    # A (alice): Habib Essid ACTOR, Ben Guerdane PLACE, Tunisia GROUP; B (bob): Ben Guerdane
+    # PLACE, Tunisia PLACE, extremists GROUP (his rejected Habib Essid does not stand).
+    assert (comparison.first, comparison.second) == ("alice", "bob")
+    assert comparison.agreement["PLACE"].f1 == pytest.approx(2 * 1 / (1 + 2))
+    assert comparison.agreement["all"].f1 == pytest.approx(2 * 1 / (3 + 3))
+    kinds = sorted(d.kind.value for d in comparison.differences)
+    assert kinds == ["label", "only_a", "only_b"]
+
+    client.force_login(reviewer)
+    html = client.get(reverse("annotation:article_review", args=[article.pk])).content.decode()
+    assert "Agreement: alice (A) and bob (B)" in html and "3 differences" in html
+    choices = {}
+    for n, d in enumerate(comparison.differences):
+        choices[f"diff-{n}"] = {"label": "b", "only_a": "a", "only_b": "neither"}[d.kind.value]
+    client.post(reverse("annotation:adjudicate_article", args=[article.pk]), choices)
+    shared = dict(Mention.objects.filter(article=article, status="confirmed").values_list("text", "label__name"))
+    assert shared == {"Habib Essid": "ACTOR", "Ben Guerdane": "PLACE", "Tunisia": "PLACE"}
+    assert not Mention.objects.filter(article=article, status="suggested").exists()
+    # Both analysts' claims were the same, untouched: the claim is kept and confirmed.
+    assert list(Claim.objects.filter(article=article).values_list("status", flat=True)) == ["confirmed"]
+    # Adjudicating is not annotating: the reviewer may approve.
+    review.approve(article.pk, by=reviewer)
+
+
+def test_adjudication_needs_a_side_for_every_difference(client, article, both, reviewer):
+    from annotation import decisions, layers
+
+    for user in both:
+        with layers.working_in(user.pk):
+            if user.username == "bob":
+                decisions.reject(mine(article, user, "Tunisia").pk, version=1, by=user)
+            decisions.submit(article.pk, by=user, even_if_undecided=True)
+    with pytest.raises(decisions.Refused, match="Choose a side for every difference"):
+        review.adjudicate(article.pk, {}, by=reviewer)
+    assert not Mention.objects.filter(article=article).exclude(status="suggested").exists()
