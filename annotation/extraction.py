@@ -5,7 +5,7 @@ changes a mention an analyst has decided on (nor suggests again what they reject
 
 It is written for throughput (bench/pretag.py): the articles are parsed in `nlp.pipe` batches
 and each batch is stored in one transaction, with a handful of statements for the whole batch
-(the articles' locks, the mentions, the claims, the statuses and the Events); only an
+(the articles' locks, the mentions by COPY, the claims, the statuses and the Events); only an
 article that already holds mentions or claims costs statements of its own, to clear them.
 """
 
@@ -15,9 +15,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from psycopg import sql
 from spacy.language import Language
 
 from annotation import claim_decisions, learning
@@ -126,7 +127,7 @@ def store_chunk(found: Sequence[tuple[Article, spacy_nlp.Analysis]],
                 if not _overlaps_any(entity.start_char, entity.end_char, kept)
             ]
             chunk.append(stored)
-        Mention.objects.bulk_create([mention for stored in chunk for mention in stored.suggestions])
+        _copy_mentions([mention for stored in chunk for mention in stored.suggestions])
         for stored in chunk:
             stored.claims = _claims(stored)
         Claim.objects.bulk_create([claim for stored in chunk for claim in stored.claims])
@@ -161,6 +162,30 @@ def _clear_untouched(stored: _Stored) -> None:
     untouched_claims = article.claims.untouched_suggestions()
     untouched_claims._raw_delete(untouched_claims.db)
     stored.kept_claims = sorted(article.claims.values_list("start", "end"))
+
+
+def _copy_mentions(mentions: list[Mention]) -> None:
+    """What `Mention.objects.bulk_create(mentions)` does, with COPY (several times faster): the
+    ids come from the table's sequence first, since claims name their speaker's mention."""
+    if not mentions:
+        return
+    fields = [f for f in Mention._meta.concrete_fields if not f.primary_key]
+    table, pk = Mention._meta.db_table, Mention._meta.pk.column
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(column) for column in
+                                                  [pk, *(f.column for f in fields)]))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                       [table, pk, len(mentions)])
+        ids = [row[0] for row in cursor.fetchall()]
+        # The raw psycopg cursor; Django's error wrapper keeps its errors Django's (IntegrityError).
+        with connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
+            for mention_id, mention in zip(ids, mentions):
+                mention.pk = mention_id
+                # pre_save: the value bulk_create would write (created_at's now included).
+                copy.write_row([mention_id, *(f.pre_save(mention, True) for f in fields)])
+    for mention in mentions:
+        mention._state.adding, mention._state.db = False, connection.alias
 
 
 def _claims(stored: _Stored) -> list[Claim]:

@@ -162,3 +162,70 @@ def test_a_chunk_mixes_fresh_articles_and_retags(seed_articles, nlp, analyst):
     assert events[fresh.pk].after == {"status": "pretagged", "suggestions": fresh.mentions.count(),
                                       "kept": 0, "claims": fresh.claims.count()}
     assert Event.objects.filter(subject_id=done.pk, action="article.pretag").latest("pk").after["kept"] == 1
+
+
+# Mentions are written with COPY (_copy_mentions), not bulk_create
+
+def _stored(articles) -> dict:
+    """What pre-tagging stored, without ids and times: mentions, claims (with their speaker's
+    mention as a span) and Events."""
+    from annotation.models import Claim, Event
+
+    ids = [article.pk for article in articles]
+    fields = [f.attname for f in Mention._meta.concrete_fields if f.attname not in ("id", "created_at")]
+    spans = dict(Mention.objects.filter(article_id__in=ids).values_list("pk", "start"))
+    claims = [{**row, "speaker_mention_id": spans.get(row["speaker_mention_id"])}
+              for row in Claim.objects.filter(article_id__in=ids).order_by("article", "start")
+              .values(*[f.attname for f in Claim._meta.concrete_fields
+                        if f.attname not in ("id", "created_at")])]
+    return {"mentions": list(Mention.objects.filter(article_id__in=ids).order_by("article", "start")
+                             .values(*fields)),
+            "claims": claims,
+            "events": list(Event.objects.filter(article_id__in=ids).order_by("article", "pk")
+                           .values_list("article_id", "action", "subject_type", "subject_id",
+                                        "before", "after"))}
+
+
+def test_fresh_articles_store_by_copy_exactly_what_bulk_create_stored(seed_articles, nlp, monkeypatch):
+    from annotation.models import Claim, Event
+    from corpus.models import Article
+
+    extraction.pretag_many(seed_articles, nlp=nlp)
+    copied = _stored(seed_articles)
+    assert copied["mentions"] and any(claim["speaker_mention_id"] for claim in copied["claims"])
+
+    Claim.objects.all().delete()
+    Mention.objects.all().delete()
+    Event.objects.all().delete()
+    Article.objects.update(status=Article.Status.NEW)
+    monkeypatch.setattr(extraction, "_copy_mentions", Mention.objects.bulk_create)
+    extraction.pretag_many(list(Article.objects.order_by("pk")), nlp=nlp)
+
+    assert _stored(seed_articles) == copied
+
+
+def test_copy_writes_awkward_text_and_every_field_as_bulk_create_does(db):
+    from annotation.models import Label
+    from tests.factories import ArticleFactory
+
+    article = ArticleFactory(text="x" * 200)
+    label = Label.objects.get(name="ACTOR")
+
+    def made() -> list[Mention]:
+        return [Mention(article=article, start=0, end=9, text="tab\there", label=label,
+                        model_label="PERSON", origin=Mention.Origin.PATTERN),
+                Mention(article=article, start=10, end=40, text='back\\slash "quoted"\nnew line\r\\N',
+                        label=label, origin=Mention.Origin.MODEL),
+                Mention(article=article, start=50, end=62, text="Ṣalāḥ al-Dīn — «ok» 🙂", label=label,
+                        model_label="", origin="model")]
+
+    copied = made()
+    extraction._copy_mentions(copied)
+    assert all(mention.pk and not mention._state.adding for mention in copied)
+    assert [Mention.objects.get(pk=mention.pk).text for mention in copied] == [m.text for m in made()]
+    by_copy = _stored([article])["mentions"]
+    assert all(row.created_at for row in Mention.objects.filter(article=article))
+
+    Mention.objects.filter(article=article).delete()
+    Mention.objects.bulk_create(made())
+    assert _stored([article])["mentions"] == by_copy
