@@ -72,6 +72,9 @@ def approve(article_id: int, *, by) -> Article:
         article = _locked(article_id, Article.Status.SUBMITTED, "approved")
         if is_own_work(article, by):
             raise Refused("You annotated this article: another reviewer approves it.")
+        if len(layers_of(article)) >= 2 and not article.events.filter(action="article.adjudicate").exists():
+            raise Refused("Two analysts annotated this article independently: adjudicate their "
+                          "differences first.")
         return _move(article, Article.Status.APPROVED, "article.approve", by=by)
 
 

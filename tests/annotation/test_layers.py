@@ -7,7 +7,7 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from annotation import review
+from annotation import decisions, review
 from annotation.models import Claim, Label, Mention
 from corpus.models import Article
 from tests.factories import ArticleFactory, ClaimFactory, MentionFactory
@@ -100,6 +100,8 @@ def test_analysts_work_blind_and_apart_then_the_reviewer_adjudicates(client, art
     choices = {}
     for n, d in enumerate(comparison.differences):
         choices[f"diff-{n}"] = {"label": "b", "only_a": "a", "only_b": "neither"}[d.kind.value]
+    with pytest.raises(decisions.Refused, match="adjudicate their differences first"):
+        review.approve(article.pk, by=reviewer)
     client.post(reverse("annotation:adjudicate_article", args=[article.pk]), choices)
     shared = dict(Mention.objects.filter(article=article, status="confirmed").values_list("text", "label__name"))
     assert shared == {"Habib Essid": "ACTOR", "Ben Guerdane": "PLACE", "Tunisia": "PLACE"}
