@@ -12,9 +12,10 @@ def pretag_articles(article_ids: list[int], retag: bool = False) -> None:
     Without `retag`, articles already pre-tagged are skipped, so a message delivered twice
     (at-least-once delivery) does nothing the second time.
     """
-    articles = Article.objects.filter(pk__in=article_ids).order_by("pk")
+    articles = Article.objects.filter(pk__in=article_ids).defer("search").order_by("pk")
     if not retag:
         articles = articles.untagged()
     articles = list(articles)
     extraction.pretag_many(articles, nlp=extraction.get_nlp())
+    Article.objects.filter(pk__in=article_ids).index_for_search()
     importing.mark_ready({article.batch_id for article in articles if article.batch_id})

@@ -23,14 +23,16 @@ from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from corpus.formats import Row, parse_bytes
 from corpus.models import Article, ImportBatch, ImportFile, Source
 
-PRETAG_CHUNK = 16
+# Articles a pre-tagging job takes: enough for nlp.pipe to batch well and to keep the queue short
+# (10,000 articles make 200 jobs), few enough to spread over every worker process.
+PRETAG_CHUNK = 50
 logger = logging.getLogger(__name__)
 
 
@@ -145,11 +147,33 @@ def _store_chunk(batch: ImportBatch, rows: list[Row], tally: _Tally, seen: set[s
     # stored, not as duplicates, so a re-run reports what a single run would have.
     tally.stored += sum(1 for batch_id in earlier.values() if batch_id == batch.pk)
     tally.duplicates += sum(1 for batch_id in earlier.values() if batch_id != batch.pk)
-    Article.objects.bulk_create(fresh)
+    _copy_articles(fresh)
     tally.stored += len(fresh)
     _store_imported_spans([(article, spans[article.text_hash][1]) for article in fresh])
     enqueue_pretagging([article.pk for article in fresh])
     tally.enqueued.update(article.pk for article in fresh)
+
+
+_ARTICLE_COLUMNS = ("id", "title", "byline", "published", "url", "source_id", "text", "text_hash",
+                    "body_start", "body_end", "status", "batch_id", "created_at", "updated_at")
+
+
+def _copy_articles(articles: list[Article]) -> None:
+    """Insert new articles with COPY (several times faster than a multi-row INSERT of long
+    texts), their ids drawn from the table's sequence first so each article gets its pk."""
+    if not articles:
+        return
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence('corpus_article', 'id')) "
+                       "FROM generate_series(1, %s)", [len(articles)])
+        ids = [row[0] for row in cursor.fetchall()]
+        with cursor.cursor.copy(f"COPY corpus_article ({', '.join(_ARTICLE_COLUMNS)}) FROM STDIN") as copy:
+            for pk, article in zip(ids, articles):
+                article.pk, article.created_at, article.updated_at = pk, now, now
+                copy.write_row((pk, article.title, article.byline, article.published, article.url,
+                                article.source_id, article.text, article.text_hash, article.body_start,
+                                article.body_end, article.status, article.batch_id, now, now))
 
 
 def _finish(batch: ImportBatch, tally: _Tally) -> ImportBatch:
@@ -267,6 +291,7 @@ def store_confirmed(batch: ImportBatch, rows: list[Row], *, by=None) -> ImportBa
         Article.objects.bulk_create(articles)
         batch.stored = len(articles)
         batch.save(update_fields=["stored"])
+        Article.objects.filter(batch=batch).index_for_search()  # nothing to pre-tag: index now
         for article in articles:
             _store_decisions(article, spans[article.text_hash], labels, by=by)
         claim_import.store_claims(good, by=by)

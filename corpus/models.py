@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
@@ -116,8 +116,7 @@ class ImportFile(models.Model):
 
 
 def search_document() -> SearchVector:
-    """to_tsvector('english', title || ' ' || text): the expression of the GIN index
-    `article_search`. Queries must use this very expression, or PostgreSQL cannot use the index."""
+    """to_tsvector('english', title || ' ' || text): what `Article.search` holds."""
     return SearchVector(Concat("title", Value(" "), "text", output_field=models.TextField()),
                         config="english")
 
@@ -126,8 +125,13 @@ class ArticleQuerySet(models.QuerySet):
     def search(self, q: str) -> "ArticleQuerySet":
         """Articles matching a web-search style query ("quoted phrase", or, -word), best first."""
         query = SearchQuery(q, search_type="websearch", config="english")
-        return (self.alias(document=search_document()).filter(document=query)
-                .annotate(rank=SearchRank(search_document(), query)).order_by("-rank", "pk"))
+        return (self.filter(search=query)
+                .annotate(rank=SearchRank(F("search"), query)).order_by("-rank", "pk"))
+
+    def index_for_search(self) -> int:
+        """Fill the full-text document of these articles where it is missing. Imports leave it
+        to the pre-tagging worker: computing it takes longer than storing the article."""
+        return self.filter(search__isnull=True).update(search=search_document())
 
     def untagged(self) -> "ArticleQuerySet":
         return self.filter(status=Article.Status.NEW)
@@ -170,6 +174,9 @@ class Article(models.Model):
     body_start = models.PositiveIntegerField(default=0, editable=False)
     body_end = models.PositiveIntegerField(default=0, editable=False)
     status = models.CharField(max_length=20, choices=Status, default=Status.NEW, db_index=True)
+    # The full-text document (title and text), GIN-indexed; NULL until indexed (see
+    # ArticleQuerySet.index_for_search): an article is searchable once pre-tagged.
+    search = SearchVectorField(null=True, editable=False)
     batch = models.ForeignKey(ImportBatch, null=True, blank=True, on_delete=models.SET_NULL,
                               related_name="articles")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -184,7 +191,7 @@ class Article(models.Model):
                                    name="article_body_bounds_ordered"),
             models.CheckConstraint(condition=~Q(text=""), name="article_text_not_empty"),
         ]
-        indexes = [GinIndex(search_document(), name="article_search")]
+        indexes = [GinIndex(fields=["search"], name="article_search")]
         permissions = [
             ("review_article", "Can approve or return a submitted article"),
             ("reopen_article", "Can reopen an approved article"),
@@ -204,6 +211,8 @@ class Article(models.Model):
         if not self.text_hash:
             self.derive_from_text()
         super().save(*args, **kwargs)
+        if not kwargs.get("update_fields"):  # an article saved alone is searchable at once
+            Article.objects.filter(pk=self.pk).update(search=search_document())
 
     def derive_from_text(self) -> None:
         """Set the fields that follow from the text (bulk_create skips save(): call this first)."""

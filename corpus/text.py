@@ -8,17 +8,18 @@ import hashlib
 import re
 import unicodedata
 
-_SPACE = re.compile(r"\s+")
-
 
 def normalise(text: str) -> str:
     """The form two copies of one article share: NFKC, curly quotes straightened, spaces folded."""
     text = unicodedata.normalize("NFKC", text)
-    text = text.translate(_QUOTES)
-    return _SPACE.sub(" ", text).strip().casefold()
+    # str.replace per quote is several times faster than str.translate on long texts, and
+    # split/join folds whitespace (the same characters as \s) faster than a regex.
+    for curly, straight in _QUOTES:
+        text = text.replace(curly, straight)
+    return " ".join(text.split()).casefold()
 
 
-_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "«": '"', "»": '"'})
+_QUOTES = (("‘", "'"), ("’", "'"), ("“", '"'), ("”", '"'), ("«", '"'), ("»", '"'))
 
 
 def text_hash(text: str) -> str:

@@ -63,6 +63,8 @@ def test_a_worker_stores_pretags_and_readies_a_batch(broker, worker, nlp):
     assert (batch.status, batch.stored, batch.rows) == ("ready", 21, 21)
     assert set(batch.articles.values_list("status", flat=True)) == {"pretagged"}
     assert batch.finished_at is not None
+    # Full-text search is filled by the pre-tagging worker, not while storing.
+    assert Article.objects.search("Tripoli").count() == 20
 
 
 def test_prodigy_spans_become_imported_suggestions_with_mapped_labels(db, broker, tmp_path):

@@ -81,11 +81,12 @@ def test_utf16_text_with_a_byte_order_mark_is_read(db, tmp_path):
 
 
 def test_pretagging_is_enqueued_only_after_commit(db, tmp_path, django_capture_on_commit_callbacks, broker):
-    path = write_jsonl(tmp_path / "b.jsonl", [{"text": f"Text {n}."} for n in range(20)])
+    path = write_jsonl(tmp_path / "b.jsonl", [{"text": f"Text {n}."} for n in range(120)])
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         importing.import_files([path])
-    assert len(callbacks) == 2  # chunks of 16
-    assert broker.queues[pretag_articles.queue_name].qsize() == 2
+    assert importing.PRETAG_CHUNK == 50
+    assert len(callbacks) == 3  # chunks of 50
+    assert broker.queues[pretag_articles.queue_name].qsize() == 3
 
 
 def test_command_reports_rows_and_refuses_missing_files(db, tmp_path):
