@@ -5,7 +5,7 @@ changes a mention an analyst has decided on (nor suggests again what they reject
 
 It is written for throughput (bench/pretag.py): the articles are parsed in `nlp.pipe` batches
 and each batch is stored in one transaction, with a handful of statements for the whole batch
-(the articles' locks, the mentions by COPY, the claims, the statuses and the Events); only an
+(the articles' locks, the mentions and claims by COPY, the statuses and the Events); only an
 article that already holds mentions or claims costs statements of its own, to clear them.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, Model, OuterRef
 from django.utils import timezone
 from psycopg import sql
 from spacy.language import Language
@@ -127,10 +127,10 @@ def store_chunk(found: Sequence[tuple[Article, spacy_nlp.Analysis]],
                 if not _overlaps_any(entity.start_char, entity.end_char, kept)
             ]
             chunk.append(stored)
-        _copy_mentions([mention for stored in chunk for mention in stored.suggestions])
+        _copy(Mention, [mention for stored in chunk for mention in stored.suggestions])
         for stored in chunk:
             stored.claims = _claims(stored)
-        Claim.objects.bulk_create([claim for stored in chunk for claim in stored.claims])
+        _copy(Claim, [claim for stored in chunk for claim in stored.claims])
         for stored in chunk:
             if stored.unhooked:
                 claim_decisions.relink_speakers(stored.article.pk)
@@ -164,28 +164,30 @@ def _clear_untouched(stored: _Stored) -> None:
     stored.kept_claims = sorted(article.claims.values_list("start", "end"))
 
 
-def _copy_mentions(mentions: list[Mention]) -> None:
-    """What `Mention.objects.bulk_create(mentions)` does, with COPY (several times faster): the
-    ids come from the table's sequence first, since claims name their speaker's mention."""
-    if not mentions:
+def _copy(model: type[Model], rows: list[Model]) -> None:
+    """What `model.objects.bulk_create(rows)` does, with COPY: several times faster. The ids come
+    from the table's sequence first, as claims name their speaker's mention by id. The fields
+    hold plain values (numbers, text, times, booleans, as Mention's and Claim's do), which
+    psycopg writes as Django would."""
+    if not rows:
         return
-    fields = [f for f in Mention._meta.concrete_fields if not f.primary_key]
-    table, pk = Mention._meta.db_table, Mention._meta.pk.column
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    table, pk = model._meta.db_table, model._meta.pk.column
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(column) for column in
                                                   [pk, *(f.column for f in fields)]))
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                       [table, pk, len(mentions)])
+                       [table, pk, len(rows)])
         ids = [row[0] for row in cursor.fetchall()]
         # The raw psycopg cursor; Django's error wrapper keeps its errors Django's (IntegrityError).
         with connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
-            for mention_id, mention in zip(ids, mentions):
-                mention.pk = mention_id
+            for row_id, row in zip(ids, rows):
+                row.pk = row_id
                 # pre_save: the value bulk_create would write (created_at's now included).
-                copy.write_row([mention_id, *(f.pre_save(mention, True) for f in fields)])
-    for mention in mentions:
-        mention._state.adding, mention._state.db = False, connection.alias
+                copy.write_row([row_id, *(f.pre_save(row, True) for f in fields)])
+    for row in rows:
+        row._state.adding, row._state.db = False, connection.alias
 
 
 def _claims(stored: _Stored) -> list[Claim]:

@@ -164,7 +164,7 @@ def test_a_chunk_mixes_fresh_articles_and_retags(seed_articles, nlp, analyst):
     assert Event.objects.filter(subject_id=done.pk, action="article.pretag").latest("pk").after["kept"] == 1
 
 
-# Mentions are written with COPY (_copy_mentions), not bulk_create
+# Mentions and claims are written with COPY (_copy), not bulk_create
 
 def _stored(articles) -> dict:
     """What pre-tagging stored, without ids and times: mentions, claims (with their speaker's
@@ -198,20 +198,20 @@ def test_fresh_articles_store_by_copy_exactly_what_bulk_create_stored(seed_artic
     Mention.objects.all().delete()
     Event.objects.all().delete()
     Article.objects.update(status=Article.Status.NEW)
-    monkeypatch.setattr(extraction, "_copy_mentions", Mention.objects.bulk_create)
+    monkeypatch.setattr(extraction, "_copy", lambda model, rows: model.objects.bulk_create(rows))
     extraction.pretag_many(list(Article.objects.order_by("pk")), nlp=nlp)
 
     assert _stored(seed_articles) == copied
 
 
 def test_copy_writes_awkward_text_and_every_field_as_bulk_create_does(db):
-    from annotation.models import Label
+    from annotation.models import Claim, Credibility, Label
     from tests.factories import ArticleFactory
 
     article = ArticleFactory(text="x" * 200)
     label = Label.objects.get(name="ACTOR")
 
-    def made() -> list[Mention]:
+    def mentions() -> list[Mention]:
         return [Mention(article=article, start=0, end=9, text="tab\there", label=label,
                         model_label="PERSON", origin=Mention.Origin.PATTERN),
                 Mention(article=article, start=10, end=40, text='back\\slash "quoted"\nnew line\r\\N',
@@ -219,13 +219,23 @@ def test_copy_writes_awkward_text_and_every_field_as_bulk_create_does(db):
                 Mention(article=article, start=50, end=62, text="Ṣalāḥ al-Dīn — «ok» 🙂", label=label,
                         model_label="", origin="model")]
 
-    copied = made()
-    extraction._copy_mentions(copied)
-    assert all(mention.pk and not mention._state.adding for mention in copied)
-    assert [Mention.objects.get(pk=mention.pk).text for mention in copied] == [m.text for m in made()]
-    by_copy = _stored([article])["mentions"]
-    assert all(row.created_at for row in Mention.objects.filter(article=article))
+    def claims(speaker: Mention) -> list[Claim]:
+        return [Claim(article=article, start=0, end=45, text="a\tb\\N\n“c”", speaker="O'Neil\\",
+                      speaker_start=0, speaker_end=9, speaker_mention=speaker, cue="said",
+                      direct=True, origin=Claim.Origin.MODEL, credibility=Credibility(2)),
+                Claim(article=article, start=50, end=60, text="", speaker_start=None)]
 
-    Mention.objects.filter(article=article).delete()
-    Mention.objects.bulk_create(made())
-    assert _stored([article])["mentions"] == by_copy
+    copied = mentions()
+    extraction._copy(Mention, copied)
+    extraction._copy(Claim, claims(copied[0]))
+    assert all(mention.pk and not mention._state.adding for mention in copied)
+    assert [Mention.objects.get(pk=mention.pk).text for mention in copied] == [m.text for m in mentions()]
+    by_copy = _stored([article])
+    assert by_copy["claims"][0]["speaker_mention_id"] == 0  # the mention at 0, by its start
+    assert all(row.created_at for row in [*Mention.objects.all(), *Claim.objects.all()])
+
+    Claim.objects.all().delete()
+    Mention.objects.all().delete()
+    created = Mention.objects.bulk_create(mentions())
+    Claim.objects.bulk_create(claims(created[0]))
+    assert _stored([article]) == by_copy
