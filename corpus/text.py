@@ -11,7 +11,8 @@ import unicodedata
 
 def normalise(text: str) -> str:
     """The form two copies of one article share: NFKC, curly quotes straightened, spaces folded."""
-    text = unicodedata.normalize("NFKC", text)
+    if not unicodedata.is_normalized("NFKC", text):  # the check is ten times cheaper
+        text = unicodedata.normalize("NFKC", text)
     # str.replace per quote is several times faster than str.translate on long texts, and
     # split/join folds whitespace (the same characters as \s) faster than a regex.
     for curly, straight in _QUOTES:
