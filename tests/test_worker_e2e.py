@@ -28,6 +28,31 @@ def database_url(settings_dict: dict) -> str:
     return f"postgresql://{user}{password}@{host}{port}/{settings_dict['NAME']}"
 
 
+def worker_env(broker_url: str, **extra: str) -> dict:
+    return {**os.environ, "DATABASE_URL": database_url(connection.settings_dict),
+            "DRAMATIQ_BROKER_URL": broker_url, "SOURCEMARK_DATA_DIR": str(settings.DATA_DIR), **extra}
+
+
+def start_worker(env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "dramatiq", "config.worker", "--processes", "1",
+                             "--threads", "1"], env=env, cwd=settings.BASE_DIR, start_new_session=True)
+
+
+def run_worker_until(env: dict, done, *, timeout: float, what: str) -> None:
+    """Start a worker, wait until `done()` holds (failing if the worker dies or time runs out),
+    then stop it."""
+    worker = start_worker(env)
+    try:
+        deadline = time.monotonic() + timeout
+        while not done():
+            assert worker.poll() is None, "the worker exited early"
+            assert time.monotonic() < deadline, f"the worker did not {what} in time"
+            time.sleep(0.5)
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+
+
 @pytest.mark.e2e
 @pytest.mark.django_db(transaction=True)
 def test_real_worker_pretags_articles_sent_through_the_real_broker(seed_articles):
@@ -40,20 +65,8 @@ def test_real_worker_pretags_articles_sent_through_the_real_broker(seed_articles
         broker.enqueue(pretag_articles.message([a.pk for a in seed_articles]))
     finally:
         broker.close()
-    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict),
-           "DRAMATIQ_BROKER_URL": broker_url, "SOURCEMARK_DATA_DIR": str(settings.DATA_DIR)}
-    worker = subprocess.Popen([sys.executable, "-m", "dramatiq", "config.worker",
-                               "--processes", "1", "--threads", "1"],
-                              env=env, cwd=settings.BASE_DIR, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 180
-        while Article.objects.untagged().exists():
-            assert worker.poll() is None, "the worker exited early"
-            assert time.monotonic() < deadline, "the worker did not pre-tag the articles in time"
-            time.sleep(0.5)
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=30)
+    run_worker_until(worker_env(broker_url), lambda: not Article.objects.untagged().exists(),
+                     timeout=180, what="pre-tag the articles")
     assert set(Article.objects.values_list("status", flat=True)) == {"pretagged"}
     for article in Article.objects.all():
         assert article.mentions.filter(origin="model").exists()
@@ -79,11 +92,8 @@ def test_a_worker_killed_in_the_middle_of_an_import_leaves_whole_chunks_and_the_
     finally:
         broker.close()
     # Small chunks, so the kill lands in the middle; a dead worker's jobs come back in seconds.
-    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict),
-           "DRAMATIQ_BROKER_URL": broker_url, "SOURCEMARK_DATA_DIR": str(settings.DATA_DIR),
-           "SOURCEMARK_IMPORT_CHUNK": "10", "DRAMATIQ_PG_HEARTBEAT_TTL": "3"}
-    command = [sys.executable, "-m", "dramatiq", "config.worker", "--processes", "1", "--threads", "1"]
-    first = subprocess.Popen(command, env=env, cwd=settings.BASE_DIR, start_new_session=True)
+    env = worker_env(broker_url, SOURCEMARK_IMPORT_CHUNK="10", DRAMATIQ_PG_HEARTBEAT_TTL="3")
+    first = start_worker(env)
     try:
         deadline = time.monotonic() + 120
         while not ImportBatch.objects.filter(pk=batch.pk, stored__gt=0).exists():
@@ -96,16 +106,8 @@ def test_a_worker_killed_in_the_middle_of_an_import_leaves_whole_chunks_and_the_
     assert batch.status == ImportBatch.Status.STORING and 0 < batch.stored < rows
     # Whole chunks only: the articles and the batch's counts were committed together.
     assert batch.articles.count() == batch.stored and batch.stored % 10 == 0
-    second = subprocess.Popen(command, env=env, cwd=settings.BASE_DIR, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 300
-        while not ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.READY).exists():
-            assert second.poll() is None, "the second worker exited early"
-            assert time.monotonic() < deadline, "the batch did not finish in time"
-            time.sleep(0.5)
-    finally:
-        os.killpg(second.pid, signal.SIGTERM)
-        second.wait(timeout=30)
+    run_worker_until(env, lambda: ImportBatch.objects.filter(pk=batch.pk, status=ImportBatch.Status.READY).exists(),
+                     timeout=300, what="finish the batch")
     batch.refresh_from_db()
     assert (batch.stored, batch.duplicates, batch.failed, batch.rows) == (rows, 0, 0, rows)
     assert Article.objects.count() == rows
