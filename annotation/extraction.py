@@ -15,16 +15,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.db.models import Exists, Model, OuterRef
+from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
-from psycopg import sql
 from spacy.language import Language
 
 from annotation import claim_decisions, learning
 from annotation import nlp as spacy_nlp
 from annotation.claims import FoundClaim
 from annotation.models import Claim, Event, Label, Mention
+from config.bulk import copy_insert
 from corpus.models import Article
 
 
@@ -127,10 +127,10 @@ def store_chunk(found: Sequence[tuple[Article, spacy_nlp.Analysis]],
                 if not _overlaps_any(entity.start_char, entity.end_char, kept)
             ]
             chunk.append(stored)
-        _copy(Mention, [mention for stored in chunk for mention in stored.suggestions])
+        copy_insert(Mention, [mention for stored in chunk for mention in stored.suggestions])
         for stored in chunk:
             stored.claims = _claims(stored)
-        _copy(Claim, [claim for stored in chunk for claim in stored.claims])
+        copy_insert(Claim, [claim for stored in chunk for claim in stored.claims])
         for stored in chunk:
             if stored.unhooked:
                 claim_decisions.relink_speakers(stored.article.pk)
@@ -162,32 +162,6 @@ def _clear_untouched(stored: _Stored) -> None:
     untouched_claims = article.claims.untouched_suggestions()
     untouched_claims._raw_delete(untouched_claims.db)
     stored.kept_claims = sorted(article.claims.values_list("start", "end"))
-
-
-def _copy(model: type[Model], rows: list[Model]) -> None:
-    """What `model.objects.bulk_create(rows)` does, with COPY: several times faster. The ids come
-    from the table's sequence first, as claims name their speaker's mention by id. The fields
-    hold plain values (numbers, text, times, booleans, as Mention's and Claim's do), which
-    psycopg writes as Django would."""
-    if not rows:
-        return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    table, pk = model._meta.db_table, model._meta.pk.column
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(column) for column in
-                                                  [pk, *(f.column for f in fields)]))
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                       [table, pk, len(rows)])
-        ids = [row[0] for row in cursor.fetchall()]
-        # The raw psycopg cursor; Django's error wrapper keeps its errors Django's (IntegrityError).
-        with connection.wrap_database_errors, cursor.cursor.copy(statement) as copy:
-            for row_id, row in zip(ids, rows):
-                row.pk = row_id
-                # pre_save: the value bulk_create would write (created_at's now included).
-                copy.write_row([row_id, *(f.pre_save(row, True) for f in fields)])
-    for row in rows:
-        row._state.adding, row._state.db = False, connection.alias
 
 
 def _claims(stored: _Stored) -> list[Claim]:

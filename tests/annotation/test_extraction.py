@@ -164,7 +164,7 @@ def test_a_chunk_mixes_fresh_articles_and_retags(seed_articles, nlp, analyst):
     assert Event.objects.filter(subject_id=done.pk, action="article.pretag").latest("pk").after["kept"] == 1
 
 
-# Mentions and claims are written with COPY (_copy), not bulk_create
+# Mentions and claims are written with COPY (config.bulk.copy_insert), not bulk_create
 
 def _stored(articles) -> dict:
     """What pre-tagging stored, without ids and times: mentions, claims (with their speaker's
@@ -198,7 +198,7 @@ def test_fresh_articles_store_by_copy_exactly_what_bulk_create_stored(seed_artic
     Mention.objects.all().delete()
     Event.objects.all().delete()
     Article.objects.update(status=Article.Status.NEW)
-    monkeypatch.setattr(extraction, "_copy", lambda model, rows: model.objects.bulk_create(rows))
+    monkeypatch.setattr(extraction, "copy_insert", lambda model, rows: model.objects.bulk_create(rows))
     extraction.pretag_many(list(Article.objects.order_by("pk")), nlp=nlp)
 
     assert _stored(seed_articles) == copied
@@ -226,8 +226,8 @@ def test_copy_writes_awkward_text_and_every_field_as_bulk_create_does(db):
                 Claim(article=article, start=50, end=60, text="", speaker_start=None)]
 
     copied = mentions()
-    extraction._copy(Mention, copied)
-    extraction._copy(Claim, claims(copied[0]))
+    extraction.copy_insert(Mention, copied)
+    extraction.copy_insert(Claim, claims(copied[0]))
     assert all(mention.pk and not mention._state.adding for mention in copied)
     assert [Mention.objects.get(pk=mention.pk).text for mention in copied] == [m.text for m in mentions()]
     by_copy = _stored([article])
