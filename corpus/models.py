@@ -137,7 +137,8 @@ class ArticleQuerySet(models.QuerySet):
         return self.filter(status=Article.Status.NEW)
 
     def with_source(self) -> "ArticleQuerySet":
-        return self.select_related("source")
+        # The search document is for PostgreSQL only: never worth carrying to Python.
+        return self.select_related("source").defer("search")
 
     def to_annotate(self) -> "ArticleQuerySet":
         return self.filter(status__in=[Article.Status.PRETAGGED, Article.Status.IN_PROGRESS,
