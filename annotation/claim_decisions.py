@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from annotation import decisions, layers, linking
+from annotation import decisions, linking
 from annotation.decisions import Refused
 from annotation.models import Claim, ClaimLink, Credibility, Entity, Event, Mention, Reliability
 from corpus import text as article_text
@@ -26,6 +26,9 @@ _OPENING = "\"'“‘«„ \t"
 _CLOSING = "\"'”’». ,;:!?…\t"
 MAX_CUE = Claim._meta.get_field("cue").max_length
 MAX_SPEAKER = Claim._meta.get_field("speaker").max_length
+
+
+CLAIMS_LOCKED = "its claims can no longer be changed"
 
 
 class StaleClaim(Refused):
@@ -155,7 +158,7 @@ def add(article_id: int, start: int, end: int, *, by, cue: str = "") -> Claim:
     """A claim the analyst marks by selecting it; the article's own voice until a speaker is set."""
     with transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article_id)
-        decisions._refuse_unless_editable(article)
+        decisions.refuse_unless_editable(article, consequence=CLAIMS_LOCKED)
         start, end = _snapped(article, start, end)
         claim = Claim(article=article, start=start, end=end, text=article.text[start:end],
                       cue=" ".join(cue.split())[:MAX_CUE], origin=Claim.Origin.ANALYST,
@@ -334,18 +337,10 @@ def _locked(claim_id: int, version: int, *, editable: bool = True) -> Claim:
     claim = (Claim.objects.select_for_update(of=("self",))
              .select_related("article", "decided_by").get(pk=claim_id))
     if editable:
-        _refuse_unless_editable(claim)
+        decisions.refuse_unless_editable(claim.article, claim, consequence=CLAIMS_LOCKED)
     if claim.version != version:
         raise StaleClaim(claim)
     return claim
-
-
-def _refuse_unless_editable(claim: Claim) -> None:
-    if claim.article.status not in decisions.EDITABLE:
-        raise Refused(f"This article is {claim.article.get_status_display()}: its claims can no "
-                      "longer be changed.", claim)
-    if layers.closed(claim.article_id):
-        raise Refused("You submitted your annotation of this article: it waits for the reviewer.", claim)
 
 
 def _change(claim_id: int, action: str, *, version: int, by, **changes) -> Claim:

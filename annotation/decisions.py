@@ -83,7 +83,7 @@ def add(article_id: int, start: int, end: int, label: Label, *, by) -> Mention:
     """A mention the analyst marks: the selection grows to whole words, white space is dropped."""
     with transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article_id)
-        _refuse_unless_editable(article)
+        refuse_unless_editable(article)
         if not (0 <= start < end <= len(article.text)):
             raise Refused("The selection lies outside the article's text.")
         start, end = article_text.snap_to_tokens(article.text, start, end)
@@ -125,7 +125,7 @@ def confirm_all(article_id: int, label: Label, *, seen: dict[int, int], by) -> l
     group = uuid.uuid4().hex
     with transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article_id)
-        _refuse_unless_editable(article)
+        refuse_unless_editable(article)
         mentions = list(article.mentions.select_for_update().select_related("label")
                         .filter(pk__in=seen, label=label, status=Mention.Status.SUGGESTED))
         confirmed = []
@@ -161,7 +161,7 @@ def undo(article_id: int, *, by) -> list[Mention]:
 
     with transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article_id)
-        _refuse_unless_editable(article)
+        refuse_unless_editable(article)
         mine = Event.objects.filter(article=article, actor=by)
         undone = set(mine.filter(action__in=UNDO_ACTIONS).values_list("after__undoes", flat=True))
         last = mine.filter(action__in=ALL_UNDOABLE).exclude(pk__in=undone).order_by("-pk").first()
@@ -234,7 +234,7 @@ def _locked(mention_id: int, version: int) -> Mention:
     mention = Mention.objects.select_for_update(of=("self",)).select_related(
         "label", "article", "decided_by").get(
         pk=mention_id)
-    _refuse_unless_editable(mention.article, mention)
+    refuse_unless_editable(mention.article, mention)
     if mention.version != version:
         raise StaleVersion(mention)
     return mention
@@ -246,13 +246,15 @@ def _refuse_outside_body(article: Article, start: int, end: int, mention: Mentio
                       "teasers): it is not annotated.", mention)
 
 
-def _refuse_unless_editable(article: Article, mention: Mention | None = None) -> None:
+def refuse_unless_editable(article: Article, current=None, *,
+                           consequence: str = "its mentions can no longer be changed") -> None:
+    """Decisions on an article stop once it is submitted, approved, or (in a private layer) once
+    its analyst submitted their layer; `current` is the mention or claim the refusal shows."""
     if article.status not in EDITABLE:
-        raise Refused(f"This article is {article.get_status_display()}: its mentions can no longer "
-                      "be changed.", mention)
+        raise Refused(f"This article is {article.get_status_display()}: {consequence}.", current)
     if layers.closed(article.pk):
         raise Refused("You submitted your annotation of this article: it waits for the reviewer.",
-                      mention)
+                      current)
 
 
 def _change(mention_id: int, action: str, *, version: int, by, **changes) -> Mention:
@@ -326,7 +328,7 @@ class NeedsConfirmation(Exception):
 def submit(article_id: int, *, by, even_if_undecided: bool = False) -> Article:
     with transaction.atomic():
         article = Article.objects.select_for_update().get(pk=article_id)
-        _refuse_unless_editable(article)
+        refuse_unless_editable(article, consequence="it cannot be submitted")
         undecided = (article.mentions.filter(status=Mention.Status.SUGGESTED).count()
                      + article.claims.filter(status=Claim.Status.SUGGESTED).count())
         if undecided and not even_if_undecided:

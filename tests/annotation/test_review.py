@@ -74,8 +74,12 @@ def test_approve_locks_the_article(worked, reviewer, analyst):
     mention = worked.mentions.get(text="Habib Essid")
     with pytest.raises(decisions.Refused, match="approved"):
         decisions.reject(mention.pk, version=mention.version, by=analyst)
-    with pytest.raises(decisions.Refused, match="approved"):
+    with pytest.raises(decisions.Refused, match="approved: its claims can no longer be changed"):
         claim_decisions.reject(worked.claims.get().pk, version=2, by=analyst)
+    with pytest.raises(decisions.Refused, match="approved: its claims can no longer be changed"):
+        claim_decisions.add(worked.pk, 0, 5, by=analyst)
+    with pytest.raises(decisions.Refused, match="approved: it cannot be submitted"):
+        decisions.submit(worked.pk, by=analyst)
 
 
 def test_a_reviewer_cannot_approve_their_own_work(article, db):
