@@ -54,6 +54,8 @@ def pretag_many(articles: Sequence[Article], *, nlp: Language, batch_size: int =
         # Parsed before the transaction opens: the articles stay locked for the writes only.
         results = list(itertools.islice(found, len(chunk)))
         suggestions += store_chunk(list(zip(chunk, results)), labels)
+    # Imports leave the full-text document to this step (computing it costs more than storing).
+    Article.objects.filter(pk__in=[article.pk for article in articles]).index_for_search()
     return suggestions
 
 

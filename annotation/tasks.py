@@ -17,5 +17,4 @@ def pretag_articles(article_ids: list[int], retag: bool = False) -> None:
         articles = articles.untagged()
     articles = list(articles)
     extraction.pretag_many(articles, nlp=extraction.get_nlp())
-    Article.objects.filter(pk__in=article_ids).index_for_search()
     importing.mark_ready({article.batch_id for article in articles if article.batch_id})

@@ -130,7 +130,7 @@ class ArticleQuerySet(models.QuerySet):
 
     def index_for_search(self) -> int:
         """Fill the full-text document of these articles where it is missing. Imports leave it
-        to the pre-tagging worker: computing it takes longer than storing the article."""
+        to pre-tagging (extraction.pretag_many): computing it takes longer than storing."""
         return self.filter(search__isnull=True).update(search=search_document())
 
     def untagged(self) -> "ArticleQuerySet":

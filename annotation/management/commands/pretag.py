@@ -64,7 +64,6 @@ class Command(BaseCommand):
                 chunk = list(Article.objects.filter(pk__in=ids[start:start + importing.PRETAG_CHUNK])
                              .order_by("pk"))
                 suggestions += extraction.pretag_many(chunk, nlp=nlp)
-                Article.objects.filter(pk__in=[a.pk for a in chunk]).index_for_search()
                 bar.update(len(chunk))
         self.stdout.write(self.style.SUCCESS(f"Pre-tagged {len(ids)} articles: {suggestions} suggestions."))
 
