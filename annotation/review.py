@@ -237,6 +237,7 @@ class Comparison:
     agreement: dict        # label → agreement.LabelAgreement (mentions, and "CLAIM" for claims)
     kappa: dict            # label → Cohen's kappa on tokens (None when undefined)
     differences: list      # agreement.Difference, mentions then claims, each in text order
+    layers: tuple          # the two _LayerSpans compared, A's then B's
 
     @property
     def rows(self) -> list[tuple]:
@@ -276,13 +277,14 @@ def compare(article: Article) -> Comparison | None:
         held[0].analyst.get_username(), held[1].analyst.get_username(), scores,
         agreement.token_kappa(article.text, first.mentions, second.mentions, **bounds),
         agreement.differences(first.mentions, second.mentions)
-        + agreement.differences(first.claims, second.claims))
+        + agreement.differences(first.claims, second.claims), (first, second))
 
 
 @dataclass
 class _LayerSpans:
     mentions: list
     claims: list
+    claim_at: dict  # (start, end) → the layer's Claim there, whose speaker and cue adjudication copies
 
 
 def _layer_spans(article: Article, annotator_id: int) -> _LayerSpans:
@@ -290,10 +292,11 @@ def _layer_spans(article: Article, annotator_id: int) -> _LayerSpans:
     from annotation.evaluation import Span
 
     mentions = Mention.every_layer.live().filter(article=article, annotator_id=annotator_id)
-    claims = Claim.every_layer.live().filter(article=article, annotator_id=annotator_id)
+    claims = {(c.start, c.end): c for c in Claim.every_layer.live().filter(article=article,
+                                                                          annotator_id=annotator_id)}
     return _LayerSpans(
         [Span(start, end, label) for start, end, label in mentions.values_list("start", "end", "label__name")],
-        [Span(start, end, "CLAIM") for start, end in claims.values_list("start", "end")])
+        [Span(start, end, "CLAIM") for start, end in claims], claims)
 
 
 def adjudicate(article_id: int, choices: dict[int, str], *, by) -> Article:
@@ -313,8 +316,7 @@ def adjudicate(article_id: int, choices: dict[int, str], *, by) -> Article:
         missing = [n for n in range(len(comparison.differences)) if choices.get(n) not in ("a", "b", "neither")]
         if missing:
             raise Refused(f"Choose a side for every difference ({len(missing)} left).")
-        held = layers_of(article)[:2]
-        first, second = (_layer_spans(article, a.analyst_id) for a in held)
+        first, second = comparison.layers
         chosen = [getattr(d, choices[n]) for n, d in enumerate(comparison.differences)
                   if choices[n] != "neither"]
         final = (set(first.mentions) & set(second.mentions)) | {s for s in chosen if s.label != "CLAIM"}
@@ -325,12 +327,11 @@ def adjudicate(article_id: int, choices: dict[int, str], *, by) -> Article:
                                         article=article, start=s.start, end=s.end, text=article.text[s.start:s.end],
                                         label=labels[s.label], origin=Mention.Origin.ANALYST),
                                     relabel=lambda m, s: setattr(m, "label", labels[s.label]))
-        firsts, seconds = (_claims_by_place(article, a.analyst_id) for a in held)
         from_second = {(d.b.start, d.b.end) for n, d in enumerate(comparison.differences)
                        if choices[n] == "b" and d.b.label == "CLAIM"}
         _adjudicate_rows(article, Claim.objects.filter(article=article), final_claims, by=by,
-                         make=lambda s: _claim_like(article, (seconds if (s.start, s.end) in from_second
-                                                              else firsts).get((s.start, s.end)), s))
+                         make=lambda s: _claim_like(article, (second if (s.start, s.end) in from_second
+                                                              else first).claim_at.get((s.start, s.end)), s))
         for mention in mentions:  # entity links follow by rule, as the system's doing
             linking.link(mention, by=None, article_mentions=mentions)
         claim_decisions.relink_speakers(article.pk)
@@ -338,10 +339,6 @@ def adjudicate(article_id: int, choices: dict[int, str], *, by) -> Article:
                      after={"mentions": len(final), "claims": len(final_claims),
                             "layers": [comparison.first, comparison.second]})
     return article
-
-
-def _claims_by_place(article: Article, annotator_id: int) -> dict:
-    return {(c.start, c.end): c for c in Claim.every_layer.live().filter(article=article, annotator_id=annotator_id)}
 
 
 def _adjudicate_rows(article: Article, rows, final: set, *, by, make, relabel=None) -> list:
