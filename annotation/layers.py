@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 _current: ContextVar[int | None] = ContextVar("annotation_layer", default=None)
+# The independent Assignment behind the private layer in use, once read (see `assignment`).
+_held: ContextVar = ContextVar("annotation_layer_assignment", default=None)
 
 
 def current() -> int | None:
@@ -26,22 +28,23 @@ def current() -> int | None:
 
 
 @contextmanager
-def working_in(annotator_id: int | None) -> Iterator[None]:
-    token = _current.set(annotator_id)
+def working_in(annotator_id: int | None, *, held=None) -> Iterator[None]:
+    """Work in that layer; `held` is its independent Assignment when the caller has it."""
+    token, held_token = _current.set(annotator_id), _held.set(held)
     try:
         yield
     finally:
         _current.reset(token)
+        _held.reset(held_token)
 
 
-def layer_for(user, article_id: int) -> int | None:
-    """The user's private layer on this article if it is assigned to them independently."""
+def held_by(user, article_id: int):
+    """The user's independent assignment of this article (their private layer), or None."""
     from annotation.models import Assignment
 
     if not getattr(user, "is_authenticated", False):
         return None
-    independent = Assignment.objects.filter(article_id=article_id, analyst=user, independent=True)
-    return user.pk if independent.exists() else None
+    return Assignment.objects.filter(article_id=article_id, analyst=user, independent=True).first()
 
 
 def in_layer(view):
@@ -56,10 +59,11 @@ def in_layer(view):
         article_id, owner = _article_and_owner(kwargs)
         if article_id is None:
             return view(request, *args, **kwargs)
-        layer = layer_for(request.user, article_id)
+        held = held_by(request.user, article_id)
+        layer = held.analyst_id if held else None
         if owner is not _SHARED_OR_ARTICLE and owner != layer:
             raise Http404("No such mention or claim in your layer of this article.")
-        with working_in(layer):
+        with working_in(layer, held=held):
             return view(request, *args, **kwargs)
 
     return wrapper
@@ -86,7 +90,12 @@ def assignment(article_id: int):
 
     if current() is None:
         return None
-    return Assignment.objects.filter(article_id=article_id, analyst_id=current(), independent=True).first()
+    held = _held.get()
+    if held is None or held.article_id != article_id:  # not read by in_layer: read it now
+        held = Assignment.objects.filter(article_id=article_id, analyst_id=current(),
+                                         independent=True).first()
+        _held.set(held)
+    return held
 
 
 def closed(article_id: int) -> bool:
