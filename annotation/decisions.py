@@ -309,14 +309,22 @@ def _refuse_overlap(mention: Mention) -> None:
                       "which stands: reject or narrow that one first.", current)
 
 
+def move(article: Article, status: str, action: str, *, by, **after) -> Article:
+    """Put the (locked) article in `status` and record the step as an Event `action`, with the
+    status before and after and whatever else `after` says."""
+    before = {"status": article.status}
+    if article.status != status:
+        article.status = status
+        article.save(update_fields=["status", "updated_at"])
+    Event.record(action, article, article=article, actor=by, before=before,
+                 after={"status": status, **after})
+    return article
+
+
 def start_work(article: Article, *, by) -> None:
     """The first decision on a pre-tagged (or returned) article puts it in progress."""
     if article.status in (Article.Status.NEW, Article.Status.PRETAGGED, Article.Status.RETURNED):
-        before = {"status": article.status}
-        article.status = Article.Status.IN_PROGRESS
-        article.save(update_fields=["status", "updated_at"])
-        Event.record("article.start", article, article=article, actor=by, before=before,
-                     after={"status": article.status})
+        move(article, Article.Status.IN_PROGRESS, "article.start", by=by)
 
 
 class NeedsConfirmation(Exception):
@@ -335,12 +343,7 @@ def submit(article_id: int, *, by, even_if_undecided: bool = False) -> Article:
             raise NeedsConfirmation(undecided)
         if (held := layers.assignment(article.pk)) is not None:
             return _submit_layer(article, held, by=by, undecided=undecided)
-        before = {"status": article.status}
-        article.status = Article.Status.SUBMITTED
-        article.save(update_fields=["status", "updated_at"])
-        Event.record("article.submit", article, article=article, actor=by, before=before,
-                     after={"status": article.status, "undecided": undecided})
-    return article
+        return move(article, Article.Status.SUBMITTED, "article.submit", by=by, undecided=undecided)
 
 
 def _submit_layer(article: Article, held, *, by, undecided: int) -> Article:
@@ -349,10 +352,5 @@ def _submit_layer(article: Article, held, *, by, undecided: int) -> Article:
     held.submitted_at = timezone.now()
     held.save(update_fields=["submitted_at"])
     waiting = article.assignments.filter(independent=True, submitted_at__isnull=True).exists()
-    before = {"status": article.status}
-    if not waiting:
-        article.status = Article.Status.SUBMITTED
-        article.save(update_fields=["status", "updated_at"])
-    Event.record("article.submit", article, article=article, actor=by, before=before,
-                 after={"status": article.status, "undecided": undecided, "layer": by.get_username()})
-    return article
+    return move(article, article.status if waiting else Article.Status.SUBMITTED, "article.submit",
+                by=by, undecided=undecided, layer=by.get_username())

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Max, Q, QuerySet
 
 from annotation import layers
-from annotation.decisions import Refused
+from annotation.decisions import Refused, move
 from annotation.models import Assignment, Claim, Event, Mention, ReviewComment
 from corpus.models import Article
 
@@ -75,7 +75,7 @@ def approve(article_id: int, *, by) -> Article:
         if len(layers_of(article)) >= 2 and not article.events.filter(action="article.adjudicate").exists():
             raise Refused("Two analysts annotated this article independently: adjudicate their "
                           "differences first.")
-        return _move(article, Article.Status.APPROVED, "article.approve", by=by)
+        return move(article, Article.Status.APPROVED, "article.approve", by=by)
 
 
 def return_article(article_id: int, comments: list[Comment], *, by) -> Article:
@@ -92,7 +92,7 @@ def return_article(article_id: int, comments: list[Comment], *, by) -> Article:
         ReviewComment.objects.bulk_create(
             ReviewComment(article=article, author=by, text=c.text.strip(), mention_id=c.mention_id,
                           claim_id=c.claim_id, round=round_) for c in comments)
-        return _move(article, Article.Status.RETURNED, "article.return", by=by,
+        return move(article, Article.Status.RETURNED, "article.return", by=by,
                      comments=len(comments), round=round_)
 
 
@@ -106,7 +106,7 @@ def reopen(article_id: int, reason: str, *, by) -> Article:
         ReviewComment.objects.create(article=article, author=by, text=reason.strip()[:MAX_COMMENT],
                                      round=round_)
         # A reopened article is a returned one: the analyst's queue shows it with the reason.
-        return _move(article, Article.Status.RETURNED, "article.reopen", by=by,
+        return move(article, Article.Status.RETURNED, "article.reopen", by=by,
                      reason=reason.strip(), round=round_)
 
 
@@ -128,15 +128,6 @@ def _check_targets(article: Article, comments: list[Comment]) -> None:
     if len(mentions) > article.mentions.filter(pk__in=mentions).count() or len(claims) > (
             article.claims.filter(pk__in=claims).count()):
         raise Refused("A comment points at a mention or claim that is not in this article.")
-
-
-def _move(article: Article, status: str, action: str, *, by, **after) -> Article:
-    before = {"status": article.status}
-    article.status = status
-    article.save(update_fields=["status", "updated_at"])
-    Event.record(action, article, article=article, actor=by, before=before,
-                 after={"status": status, **after})
-    return article
 
 
 # What the reviewer sees.
