@@ -1,3 +1,6 @@
+import random
+import unicodedata
+
 import pytest
 
 from corpus.text import body_bounds, normalise, resized, text_hash
@@ -14,6 +17,23 @@ def test_hash_tells_different_texts_apart():
 
 def test_normalise_folds_compatibility_characters():
     assert normalise("ﬁve\u00a0people") == "five people"
+
+
+def test_normalise_is_nfkc_whatever_shortcut_it_takes():
+    """The shortcut for no-break spaces, ellipses and ligatures gives what NFKC of the whole text
+    gives, also beside combining marks, Hangul jamo and characters the shortcut leaves alone."""
+    def by_the_book(text):
+        text = unicodedata.normalize("NFKC", text)
+        for curly, straight in (("‘", "'"), ("’", "'"), ("“", '"'), ("”", '"'), ("«", '"'), ("»", '"')):
+            text = text.replace(curly, straight)
+        return " ".join(text.split()).casefold()
+
+    alphabet = ("ae ﬁﬂ\u00a0\u202f\u2009\u3000…\u0301\u0308\u0327\u00b4\u2126\u212b\u1100\u1161"
+                "\u11a8ｶﾞ\u2460½\n\t“”’«")
+    chosen = random.Random(5)
+    for _ in range(3000):
+        text = "".join(chosen.choice(alphabet) for _ in range(chosen.randint(1, 12)))
+        assert normalise(text) == by_the_book(text), repr(text)
 
 
 def test_share_buttons_comment_forms_and_teasers_are_outside_the_body():
