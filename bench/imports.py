@@ -119,9 +119,18 @@ def copy_baseline(rows: list[tuple]) -> float:
 def store_in_process(paths: list[Path]):
     from corpus import importing
 
+    profile = None
+    if os.environ.get("BENCH_PROFILE"):
+        import cProfile
+        profile = cProfile.Profile()
+        profile.enable()
     start = time.perf_counter()
     batch = importing.import_files(paths)
-    return time.perf_counter() - start, batch
+    seconds = time.perf_counter() - start
+    if profile:
+        profile.disable()
+        profile.dump_stats(os.environ["BENCH_PROFILE"])
+    return seconds, batch
 
 
 def store_with_worker(paths: list[Path], log: Path):
