@@ -103,7 +103,9 @@ def copy_baseline(rows: list[tuple]) -> float:
                "status, batch_id, created_at, updated_at")
     with psycopg.connect(**params) as connection:
         connection.execute(f"DROP TABLE IF EXISTS {PLAIN_TABLE}")
-        connection.execute(f"CREATE TABLE {PLAIN_TABLE} (LIKE corpus_article INCLUDING IDENTITY)")
+        # INCLUDING STORAGE: the text stored as the article table stores it (uncompressed).
+        connection.execute(f"CREATE TABLE {PLAIN_TABLE} "
+                           f"(LIKE corpus_article INCLUDING IDENTITY INCLUDING STORAGE)")
         connection.commit()
         start = time.perf_counter()
         with connection.cursor().copy(f"COPY {PLAIN_TABLE} ({columns}) FROM STDIN") as copy:
