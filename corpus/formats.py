@@ -79,9 +79,10 @@ class Row:
 # Entry points
 # =============================================================================================
 
-def parse_file(path: Path, *, name: str | None = None) -> Iterator[Row]:
+def parse_file(path: Path, *, name: str | None = None, claims: bool = True) -> Iterator[Row]:
     """The rows of one file; `name` is what reports call it (the upload's name), by default
-    the path's. The type is chosen by the suffix of `name`."""
+    the path's. The type is chosen by the suffix of `name`. `claims=False` leaves pre-annotated
+    claims out (with a warning) instead of reading them, which needs Django's models."""
     name = name or path.name
     if (problem := _unsupported(name)):
         yield _file_error(name, problem)
@@ -95,10 +96,10 @@ def parse_file(path: Path, *, name: str | None = None) -> Iterator[Row]:
     except OSError as error:
         yield _file_error(name, f"could not be read ({error.strerror or error})")
         return
-    yield from parse_bytes(data, name=name)
+    yield from parse_bytes(data, name=name, claims=claims)
 
 
-def parse_bytes(data: bytes, *, name: str) -> Iterator[Row]:
+def parse_bytes(data: bytes, *, name: str, claims: bool = True) -> Iterator[Row]:
     """The rows of a file held in memory (an upload), typed by the suffix of `name`."""
     if (problem := _unsupported(name)):
         yield _file_error(name, problem)
@@ -107,7 +108,7 @@ def parse_bytes(data: bytes, *, name: str) -> Iterator[Row]:
         yield _file_error(name, _too_large(len(data)))
         return
     try:
-        yield from _READERS[_suffix(name)](data, name)
+        yield from _READERS[_suffix(name)](data, name, claims)
     except UnreadableFile as error:
         yield _file_error(name, str(error))
 
@@ -261,7 +262,7 @@ def _codec(name: str) -> str:
 # .txt
 # =============================================================================================
 
-def _txt_rows(data: bytes, name: str) -> Iterator[Row]:
+def _txt_rows(data: bytes, name: str, claims: bool) -> Iterator[Row]:
     text, encoding = decode(data)
     row = Row(file=name, number=1, text=text, title=_first_line(text), encoding=encoding)
     if not text.strip():
@@ -273,7 +274,7 @@ def _txt_rows(data: bytes, name: str) -> Iterator[Row]:
 # .jsonl and .json (Prodigy, doccano, and this app's own gold shape)
 # =============================================================================================
 
-def _jsonl_rows(data: bytes, name: str) -> Iterator[Row]:
+def _jsonl_rows(data: bytes, name: str, claims: bool) -> Iterator[Row]:
     text, encoding = decode(data)
     if text.lstrip().startswith("["):  # a JSON array saved as .jsonl
         try:
@@ -281,7 +282,7 @@ def _jsonl_rows(data: bytes, name: str) -> Iterator[Row]:
         except (ValueError, RecursionError):
             items = None
         if isinstance(items, list):
-            yield from _json_items(items, name, encoding)
+            yield from _json_items(items, name, encoding, claims)
             return
     found = False
     # Split on "\n" only: str.splitlines also splits on U+2028 and friends, which JSON allows
@@ -298,13 +299,13 @@ def _jsonl_rows(data: bytes, name: str) -> Iterator[Row]:
         except (ValueError, RecursionError) as error:  # an integer of 5,000 digits; [[[[...]]]]
             row.error = f"not valid JSON ({_reason(error)})"
         else:
-            row.error = _fill_row(row, item, "each line")
+            row.error = _fill_row(row, item, "each line", claims)
         yield row
     if not found:
         raise UnreadableFile("the file is empty; it should hold one JSON object a line")
 
 
-def _json_rows(data: bytes, name: str) -> Iterator[Row]:
+def _json_rows(data: bytes, name: str, claims: bool) -> Iterator[Row]:
     text, encoding = decode(data)
     if not text.strip():
         raise UnreadableFile("the file is empty; it should hold a JSON array of objects")
@@ -321,24 +322,24 @@ def _json_rows(data: bytes, name: str) -> Iterator[Row]:
         raise UnreadableFile("not a JSON array of objects; the file should hold [{\"text\": ...}, ...]")
     if not items:
         raise UnreadableFile("the JSON array is empty")
-    yield from _json_items(items, name, encoding)
+    yield from _json_items(items, name, encoding, claims)
 
 
 def _reason(error: Exception) -> str:
     return "nested too deeply" if isinstance(error, RecursionError) else str(error).split(";")[0]
 
 
-def _json_items(items: list, name: str, encoding: str) -> Iterator[Row]:
+def _json_items(items: list, name: str, encoding: str, claims: bool) -> Iterator[Row]:
     for number, item in enumerate(items, start=1):
         row = Row(file=name, number=number, encoding=encoding)
-        row.error = _fill_row(row, item, "each item")
+        row.error = _fill_row(row, item, "each item", claims)
         yield row
 
 
 _METADATA = ("title", "url", "source", "byline")
 
 
-def _fill_row(row: Row, data, what: str) -> str:
+def _fill_row(row: Row, data, what: str, read_claims: bool = True) -> str:
     """Copy one JSON object onto the row; returns an error message, or "" when it is valid.
     Metadata is read at the top level or inside "meta" (doccano, Prodigy); the top level wins."""
     if not isinstance(data, dict):
@@ -367,7 +368,10 @@ def _fill_row(row: Row, data, what: str) -> str:
     row.title = row.title or _first_line(text)
     if (error := _fill_spans(row, data)):
         return error
-    if (claims := data.get("claims")) is not None:
+    if (claims := data.get("claims")) is not None and not read_claims:
+        row.warnings.append('its "claims" were left out: claims are imported only with '
+                            "import_articles --confirmed")
+    elif claims is not None:
         from annotation import claim_import  # needs Django's app registry: only when there are claims
 
         row.claims, error = claim_import.parse_claims(row.text, claims)
@@ -482,7 +486,7 @@ def _reader(lines: list[str], position: int, delimiter: str):
     return csv.reader(islice(lines, position, None), delimiter=delimiter, strict=True)
 
 
-def _csv_rows(data: bytes, name: str) -> Iterator[Row]:
+def _csv_rows(data: bytes, name: str, claims: bool) -> Iterator[Row]:
     text, encoding = decode(data)
     lines = _csv_lines(text)
     first = next((number for number, line in enumerate(lines) if line.strip()), None)
@@ -650,7 +654,7 @@ class _TreeBuilder(HTMLParser):
         self.current.children.append(data)
 
 
-def _html_rows(data: bytes, name: str) -> Iterator[Row]:
+def _html_rows(data: bytes, name: str, claims: bool) -> Iterator[Row]:
     declared = _CHARSET.search(data[:4096])
     text, encoding = decode(data, declared=declared.group(1).decode("ascii", "replace") if declared else "")
     builder = _TreeBuilder()
@@ -788,7 +792,7 @@ def _fold(text: str) -> str:
 _UNSAFE_PATH = re.compile(r"^(?:[/\\]|[A-Za-z]:)|(?:^|[/\\])\.\.(?:[/\\]|$)")
 
 
-def _zip_rows(data: bytes, name: str) -> Iterator[Row]:
+def _zip_rows(data: bytes, name: str, claims: bool) -> Iterator[Row]:
     declared = _declared_entries(data)
     if declared is not None and declared > MAX_ZIP_ENTRIES:
         raise UnreadableFile(_too_many(declared))
@@ -819,7 +823,7 @@ def _zip_rows(data: bytes, name: str) -> Iterator[Row]:
                 yield _file_error(member, refusal)
                 continue
             budget -= len(content)
-            yield from parse_bytes(content, name=member)
+            yield from parse_bytes(content, name=member, claims=claims)
 
 
 def _too_many(count: int) -> str:
@@ -893,7 +897,8 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -
 # Shared
 # =============================================================================================
 
-_READERS: dict[str, Callable[[bytes, str], Iterator[Row]]] = {
+# Each reader: (the bytes, the name, whether to read pre-annotated claims) → rows.
+_READERS: dict[str, Callable[[bytes, str, bool], Iterator[Row]]] = {
     ".txt": _txt_rows, ".jsonl": _jsonl_rows, ".json": _json_rows, ".csv": _csv_rows,
     ".html": _html_rows, ".htm": _html_rows, ".zip": _zip_rows,
 }

@@ -19,7 +19,6 @@ import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from itertools import islice
 from pathlib import Path
 
 import psycopg
@@ -29,8 +28,8 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from config.bulk import copy_rows
-from corpus import text as article_text
-from corpus.formats import Row, parse_bytes
+from corpus import reading
+from corpus.formats import Row
 from corpus.models import Article, ImportBatch, ImportFile, Source
 
 # Articles a pre-tagging job takes: enough for nlp.pipe to batch well and to keep the queue short
@@ -54,12 +53,27 @@ def start_import(files: Iterable[tuple[str, bytes]], *, by=None, confirmed: bool
 def import_files(paths: list[Path], *, by=None, confirmed: bool = False,
                  progress: Callable[[ImportBatch], None] | None = None) -> ImportBatch:
     """Store the files here and now (the command's --sync, tests, evaluate): the batch is made
-    as `start_import` makes it and run in this process; pre-tagging is still enqueued."""
-    with transaction.atomic():
-        batch = ImportBatch.objects.create(created_by=by, confirmed=confirmed,
-                                           files=[path.name for path in paths])
-        _keep_uploads(batch, ((path.name, path.read_bytes()) for path in paths))
-    return run(batch.pk, progress=progress)
+    as `start_import` makes it and run in this process; pre-tagging is still enqueued. The files
+    are read from disk (by a process of their own when they are large, from the start) while
+    they are kept in the database, instead of read back from it after."""
+    chunks = reading.Reader([(path.name, path) for path in paths], size=settings.IMPORT_STORE_CHUNK,
+                            fetch=None, total_bytes=sum(_size(path) for path in paths),
+                            claims=confirmed)
+    try:
+        with transaction.atomic():
+            batch = ImportBatch.objects.create(created_by=by, confirmed=confirmed,
+                                               files=[path.name for path in paths])
+            _keep_uploads(batch, ((path.name, path.read_bytes()) for path in paths))
+        return run(batch.pk, progress=progress, chunks=chunks)
+    finally:
+        chunks.close()
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # reported by the reading, file by file
+        return 0
 
 
 @dataclasses.dataclass
@@ -85,8 +99,10 @@ class _Tally:
                                   *fields])
 
 
-def run(batch_id: int, *, progress: Callable[[ImportBatch], None] | None = None) -> ImportBatch | None:
-    """Store a batch's rows; see the module's docstring. Harmless to run again."""
+def run(batch_id: int, *, progress: Callable[[ImportBatch], None] | None = None,
+        chunks: reading.Reader | None = None) -> ImportBatch | None:
+    """Store a batch's rows; see the module's docstring. Harmless to run again. `chunks`: the
+    batch's rows already being read (import_files), instead of reading its kept files."""
     with transaction.atomic():
         batch = ImportBatch.objects.select_for_update().filter(pk=batch_id).first()
         if batch is None:  # deleted since it was queued: nothing to do
@@ -97,18 +113,21 @@ def run(batch_id: int, *, progress: Callable[[ImportBatch], None] | None = None)
         batch.status = ImportBatch.Status.STORING
         batch.started_at = batch.started_at or timezone.now()
         batch.save(update_fields=["status", "started_at"])
-    rows = _rows(batch)
-    if batch.confirmed:
-        rows = list(rows)
-        with transaction.atomic():
-            return store_confirmed(batch, rows, by=batch.created_by)
-    tally, seen, labels = _Tally(), set(), _LabelMap()
-    while chunk := list(islice(rows, settings.IMPORT_STORE_CHUNK)):
-        with transaction.atomic():
-            _store_chunk(batch, chunk, tally, seen, labels)
-            tally.write(batch)
-        if progress:
-            progress(batch)
+    chunks = chunks or _reader(batch)
+    try:
+        if batch.confirmed:
+            with transaction.atomic():
+                return store_confirmed(batch, [ready.row for chunk in chunks for ready in chunk],
+                                       by=batch.created_by)
+        tally, seen, labels = _Tally(), set(), _LabelMap()
+        for chunk in chunks:
+            with transaction.atomic():
+                _store_chunk(batch, chunk, tally, seen, labels)
+                tally.write(batch)
+            if progress:
+                progress(batch)
+    finally:
+        chunks.close()
     return _finish(batch, tally)
 
 
@@ -131,50 +150,57 @@ def _raw_cursor() -> psycopg.Cursor:
     return psycopg.Cursor(connection.connection)
 
 
-def _rows(batch: ImportBatch) -> Iterator[Row]:
-    """Every row of every file of the batch, a file's content fetched only when its turn comes."""
-    for upload_id, name in batch.uploads.values_list("pk", "name"):
+def _reader(batch: ImportBatch) -> reading.Reader:
+    """The batch's kept files, read in order, a file's content fetched only when its turn
+    comes (on this connection, in this thread, also when a process of their own reads them)."""
+    uploads = list(batch.uploads.values_list("pk", "name", "size"))
+
+    def fetch(index: int) -> bytes:
         with _raw_cursor() as cursor:  # in binary: no hex to decode
-            cursor.execute("SELECT content FROM corpus_importfile WHERE id = %s", [upload_id], binary=True)
-            content = bytes(cursor.fetchone()[0])
-        yield from parse_bytes(content, name=name)
+            cursor.execute("SELECT content FROM corpus_importfile WHERE id = %s",
+                           [uploads[index][0]], binary=True)
+            return bytes(cursor.fetchone()[0])
+
+    return reading.Reader([(name, None) for _, name, _ in uploads], size=settings.IMPORT_STORE_CHUNK,
+                          fetch=fetch, total_bytes=sum(size for _, _, size in uploads),
+                          claims=batch.confirmed)
 
 
-def _store_chunk(batch: ImportBatch, rows: list[Row], tally: _Tally, seen: set[str],
+def _store_chunk(batch: ImportBatch, chunk: list[reading.Ready], tally: _Tally, seen: set[str],
                  labels: "_LabelMap") -> None:
-    candidates, spans = {}, {}  # text hash → row, and → its pre-annotations, for rows new to this run
-    for row in rows:
+    candidates, spans = {}, {}  # text hash → _Ready, and → its pre-annotations, for rows new to this run
+    for ready in chunk:
+        row = ready.row
         tally.rows += 1
         if row.error:
             tally.report(row)
             continue
         tally.warnings += [{"file": row.file, "row": row.number, "error": w} for w in row.warnings]
-        text_hash = article_text.text_hash(row.text)
-        if text_hash in seen:
+        if ready.text_hash in seen:
             tally.duplicates += 1
             continue
-        seen.add(text_hash)
-        candidates[text_hash] = row
+        seen.add(ready.text_hash)
+        candidates[ready.text_hash] = ready
         if row.spans:
-            spans[text_hash] = labels.mentions(row, tally)
+            spans[ready.text_hash] = labels.mentions(row, tally)
     earlier = dict(Article.objects.filter(text_hash__in=candidates).values_list("text_hash", "batch_id"))
     # Stored by an earlier run of this very batch (a worker died after that chunk): counted as
     # stored, not as duplicates, so a re-run reports what a single run would have.
     tally.stored += sum(1 for batch_id in earlier.values() if batch_id == batch.pk)
     tally.duplicates += sum(1 for batch_id in earlier.values() if batch_id != batch.pk)
-    fresh = [(text_hash, row) for text_hash, row in candidates.items() if text_hash not in earlier]
-    sources = _sources({row.source for _, row in fresh if row.source})
+    fresh = [ready for text_hash, ready in candidates.items() if text_hash not in earlier]
+    sources = _sources({ready.row.source for ready in fresh if ready.row.source})
     now, new = timezone.now(), Article.Status.NEW
     # Plain rows to COPY, not Article instances: building 10,000 of those costs more than the
     # insert (COPY itself is several times faster than INSERT for long texts).
     ids = copy_rows(Article, _ARTICLE_FIELDS, [
         (row.title[:500], row.byline[:300], row.url[:1000], row.published, row.text,
-         sources[row.source].pk if row.source else None, text_hash,
-         *article_text.body_bounds(row.text), new, batch.pk, now, now)
-        for text_hash, row in fresh])
+         sources[row.source].pk if row.source else None, ready.text_hash, *ready.bounds, new,
+         batch.pk, now, now)
+        for ready in fresh for row in (ready.row,)])
     tally.stored += len(ids)
-    _store_imported_spans([(article_id, spans[text_hash])
-                           for article_id, (text_hash, _) in zip(ids, fresh) if text_hash in spans])
+    _store_imported_spans([(article_id, spans[ready.text_hash])
+                           for article_id, ready in zip(ids, fresh) if ready.text_hash in spans])
     enqueue_pretagging(ids)
     tally.enqueued.update(ids)
 
