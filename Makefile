@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install install-test demo web worker test test-fast test-browser evaluate bench clean
+.PHONY: install install-test wheels demo web worker test test-fast test-browser evaluate bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,12 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+
+## Every wheel the app and its tests need, in wheels/, for a machine without network access:
+## copy the project with it, then `PIP_NO_INDEX=1 PIP_FIND_LINKS=$$PWD/wheels make demo`.
+wheels: | $(BIN)/python
+	$(BIN)/pip download --quiet --dest wheels pip "setuptools>=68" wheel
+	$(BIN)/pip wheel --quiet --wheel-dir wheels ".[test]"
 
 ## Everything on one machine: embedded PostgreSQL (unless DATABASE_URL), a worker, the web server.
 demo: install

@@ -37,3 +37,19 @@ def log_in(page, live_server):
         page.wait_for_url(f"{live_server.url}/articles/")
 
     return as_user
+
+
+@pytest.fixture(autouse=True)
+def no_policy_violations(request):
+    """Every browser test fails on anything the Content-Security-Policy refused (an inline
+    style or script, an eval, an address outside the app): the browser reports each one."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    page = request.getfixturevalue("page")
+    refused = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    yield refused
+    if "policy_violations_expected" not in request.keywords:
+        assert not refused, refused
