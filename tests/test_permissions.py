@@ -27,6 +27,7 @@ MATRIX = {
     "home": ("GET", PUBLIC, None),
     "login": ("GET", PUBLIC, None),
     "logout": ("POST", PUBLIC, None),
+    "service_worker": ("GET", PUBLIC, None),
     "annotation:label_css": ("GET", PUBLIC, None),
     "corpus:article_list": ("GET", ALL, None),
     "corpus:search": ("GET", ALL, None),

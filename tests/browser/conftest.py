@@ -16,12 +16,13 @@ def browser_type_launch_args(browser_type_launch_args):
 
 @pytest.fixture
 def screenshot(page):
-    """Keep a screenshot as a test artefact: screenshot("name")."""
+    """Keep a screenshot as a test artefact: screenshot("name"), or of another page than the
+    test's first: screenshot("name", on=other)."""
     ARTIFACTS.mkdir(exist_ok=True)
 
-    def take(name: str) -> Path:
+    def take(name: str, on=None) -> Path:
         path = ARTIFACTS / f"{name}.png"
-        page.screenshot(path=str(path), full_page=True)
+        (on or page).screenshot(path=str(path), full_page=True)
         return path
 
     return take

@@ -1,6 +1,13 @@
-"""Offline-first in Chromium: the Content-Security-Policy holds in the browser."""
+"""Offline-first in Chromium: the Content-Security-Policy holds in the browser; decisions taken
+offline are kept, shown, and sent once, in order, when the connection is back."""
+
+import re
 
 import pytest
+from playwright.sync_api import expect
+
+from annotation import extraction
+from annotation.models import Event, IdempotencyRecord, Mention
 
 
 @pytest.mark.browser
@@ -31,3 +38,72 @@ def test_the_browser_refuses_inline_code_and_outside_addresses(page, live_server
     assert page.evaluate("() => [window.__inline, window.__evaluated]") == [None, None]
     assert page.evaluate("() => [htmx.config.allowEval, htmx.config.includeIndicatorStyles]") == [False, False]
     assert len(no_policy_violations) == 2  # and the browser said so on its console
+
+
+def _suggestions(article, count):
+    return list(Mention.objects.filter(article=article, status=Mention.Status.SUGGESTED)
+                .order_by("start")[:count])
+
+
+def _wait_for_worker(page):
+    page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_ten_decisions_offline_across_two_articles_are_stored_once_in_order(
+        page, live_server, log_in, screenshot, analyst, seed_articles, nlp):
+    extraction.pretag_many(seed_articles, nlp=nlp)
+    first, second = seed_articles[0], seed_articles[1]
+    log_in("alice")
+    _wait_for_worker(page)
+    for article in (first, second):  # opened online: kept for offline use
+        page.goto(f"{live_server.url}{article.get_absolute_url()}")
+        _wait_for_worker(page)
+    page.reload()  # now through the worker, which keeps the page
+    page.goto(f"{live_server.url}{first.get_absolute_url()}")
+    context = page.context
+    context.set_offline(True)
+
+    taken = []  # (mention, action) in the order taken
+    for mention in _suggestions(first, 3):
+        page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"Confirm {mention.text}").click()
+        taken.append((mention, "mention.confirm"))
+    for mention in _suggestions(first, 5)[3:]:
+        page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"Reject {mention.text}").click()
+        taken.append((mention, "mention.reject"))
+    expect(page.locator("#sync-status")).to_have_text("offline, 5 changes waiting")
+    expect(page.locator(f"#mention-{taken[0][0].pk}")).to_have_class(re.compile(r"\bis-confirmed\b.*\bis-pending\b"))
+
+    page.goto(f"{live_server.url}{second.get_absolute_url()}")  # offline: from the kept copy
+    for mention in _suggestions(second, 4):
+        page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"Confirm {mention.text}").click()
+        taken.append((mention, "mention.confirm"))
+    last = _suggestions(second, 5)[4]
+    page.locator(f"#mention-row-{last.pk}").get_by_role("button", name=f"Reject {last.text}").click()
+    taken.append((last, "mention.reject"))
+    expect(page.locator("#sync-status")).to_have_text("offline, 10 changes waiting")
+
+    page.reload()  # served from the cache, the waiting decisions drawn again
+    expect(page.locator(f"#mention-{last.pk}")).to_have_class(re.compile(r"\bis-rejected\b.*\bis-pending\b"))
+    expect(page.locator("#sync-status")).to_have_text("offline, 10 changes waiting")
+    screenshot("offline-ten-waiting")
+    assert Event.objects.filter(action__in=["mention.confirm", "mention.reject"]).count() == 0
+
+    page.close()  # the tab closed; a new one opens on the first article, still offline
+    page = context.new_page()
+    page.goto(f"{live_server.url}{first.get_absolute_url()}")
+    expect(page.locator("#sync-status")).to_have_text("offline, 10 changes waiting")
+    expect(page.locator(f"#mention-{taken[0][0].pk}")).to_have_class(re.compile(r"\bis-confirmed\b"))
+
+    context.set_offline(False)  # back: the queue is sent, in order, once
+    expect(page.locator("#sync-status")).to_be_hidden(timeout=15_000)
+    page.wait_for_load_state()
+    events = list(Event.objects.filter(action__in=["mention.confirm", "mention.reject"]).order_by("pk"))
+    assert [(event.subject_id, event.action) for event in events] == [(m.pk, action) for m, action in taken]
+    assert IdempotencyRecord.objects.filter(user=analyst).count() == 10
+    for mention, action in taken:
+        assert Mention.objects.get(pk=mention.pk).status == action.split(".")[1] + "ed"
+    expect(page.locator(f"#mention-{taken[0][0].pk}")).to_have_class("mark label-" +
+                                                                     taken[0][0].label.name.lower() + " is-confirmed")
+    screenshot("offline-sent", on=page)
