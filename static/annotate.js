@@ -4,18 +4,11 @@
 (function () {
   "use strict";
 
-  function newKey() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    var bytes = new Uint8Array(16);
-    crypto.getRandomValues(bytes);
-    return Array.prototype.map.call(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
-  }
-
-  // Every POST is one decision with a key of its own; a retry of the same request keeps its key,
-  // so the server answers it from its record and changes nothing.
+  // Every POST is one decision with a key of its own (offline.js makes them); a retry of the
+  // same request keeps its key, so the server answers it from its record and changes nothing.
   document.addEventListener("htmx:configRequest", function (event) {
     if (event.detail.verb === "get") return;
-    if (!event.detail.headers["Idempotency-Key"]) event.detail.headers["Idempotency-Key"] = newKey();
+    if (!event.detail.headers["Idempotency-Key"]) event.detail.headers["Idempotency-Key"] = window.sourcemark.newKey();
   });
 
   var root, text;

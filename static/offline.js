@@ -8,6 +8,16 @@
 (function () {
   "use strict";
 
+  // A decision's idempotency key (annotate.js puts one on every decision; a decision applied
+  // again after a conflict gets a new one).
+  function newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
+  }
+  window.sourcemark = { newKey: newKey };
+
   var body = document.body;
   var user = body.dataset.user || "";
   var DB_NAME = "sourcemark-offline", STORE = "decisions";
@@ -78,8 +88,40 @@
     element.dataset.status = status;
   }
 
+  // The server moves a mention's or claim's version by one per decision: the next decision
+  // taken offline on it is based on that, as it would have been online.
   function bumpVersion(element) {
-    if (element && element.dataset.version) element.dataset.version = String(Number(element.dataset.version) + 1);
+    if (!element) return;
+    if (element.dataset.version) element.dataset.version = String(Number(element.dataset.version) + 1);
+    element.querySelectorAll("input[name=version]").forEach(function (input) {
+      input.value = String(Number(input.value) + 1);
+    });
+  }
+
+  // What the page looked like before a queued decision was drawn (by its key), so an undo taken
+  // offline puts it back and sends nothing.
+  var before = {};
+
+  function snapshot(item, ids) {
+    before[item.key] = ids.map(function (id) {
+      var element = document.getElementById(id);
+      return element ? [id, element.outerHTML] : null;
+    }).filter(Boolean);
+  }
+
+  function restore(item) {
+    (before[item.key] || []).forEach(function (saved) {
+      var element = document.getElementById(saved[0]);
+      if (!element) return;
+      var holder = document.createElement("template");
+      holder.innerHTML = saved[1];
+      var fresh = holder.content.firstElementChild;
+      element.replaceWith(fresh);
+      htmx.process(fresh);
+    });
+    var added = document.querySelector("[data-offline=\"" + item.key + "\"]");
+    if (added) added.replaceWith(document.createTextNode(added.textContent));
+    delete before[item.key];
   }
 
   function markPending(element, what) {
@@ -92,6 +134,7 @@
     var mark = document.getElementById("mention-" + decision.id);
     var row = document.getElementById("mention-row-" + decision.id);
     if (!mark && !row) return;
+    if (decision.action === "resize") { applyOther(decision); return; }
     var status = { confirm: "confirmed", reject: "rejected" }[decision.action];
     if (status) {
       setStatus(mark, status);
@@ -105,11 +148,11 @@
       setStatus(mark, "confirmed");
       setStatus(row, "confirmed");
     } else if (decision.action === "delete") {
-      if (mark) mark.replaceWith(document.createTextNode(mark.textContent));
+      if (mark) mark.classList.add("is-deleted");
       if (row) row.hidden = true;
-      return;
     }
     bumpVersion(mark);
+    bumpVersion(row);
     markPending(mark, decision.action);
     markPending(row, decision.action);
   }
@@ -152,13 +195,30 @@
     }
   }
 
+  // Every other decision (resizing, links, a claim's speaker or cue, confirming all, ...) is
+  // marked on what it acts on and drawn by the server once sent.
+  function applyOther(decision) {
+    var prefix = decision.kind === "claim" ? "claim" : "mention";
+    markPending(document.getElementById(prefix + "-" + decision.id), decision.action);
+    var row = document.getElementById(prefix + "-row-" + decision.id);
+    markPending(row, decision.action);
+    bumpVersion(document.getElementById(prefix + "-" + decision.id));
+    bumpVersion(row);
+  }
+
   function apply(item) {
     var decision = describe(item.url);
     if (!decision) return;
     var params = new URLSearchParams(item.body);
+    if (decision.kind !== "article") {
+      var prefix = decision.kind === "claim" ? "claim" : "mention";
+      snapshot(item, [prefix + "-" + decision.id, prefix + "-row-" + decision.id]);
+    }
     if (decision.kind === "mention") applyMention(decision, params);
-    else if (decision.kind === "claim") applyClaim(decision);
-    else if (decision.kind === "article" && decision.action === "mentions/add") applyAdd(params, item.key);
+    else if (decision.kind === "mention-link") applyOther({ kind: "mention", id: decision.id, action: "link" });
+    else if (decision.kind === "claim" && /^(confirm|reject|delete)$/.test(decision.action)) applyClaim(decision);
+    else if (decision.action === "mentions/add") applyAdd(params, item.key);
+    else if (decision.kind !== "article") applyOther(decision);
   }
 
   // ---- taking decisions while offline ----------------------------------------------------------
@@ -167,9 +227,13 @@
 
   function queue(config) {
     var decision = describe(config.path);
+    var params = new URLSearchParams(config.formData);
+    // The form's CSRF token is the page's, which a new log-in replaces: the token goes as a
+    // header read at send time instead (Django would check the form's first).
+    params.delete("csrfmiddlewaretoken");
     var item = {
       user: user, url: config.path, key: config.headers["Idempotency-Key"],
-      body: new URLSearchParams(config.formData).toString(),
+      body: params.toString(),
       article: decision && decision.kind === "article" ? decision.id : articleId(),
       page: location.pathname, what: whatOf(config), state: "waiting", queued: new Date().toISOString()
     };
@@ -184,19 +248,38 @@
     var decision = describe(config.path);
     if (!decision) return "a change";
     var element = config.elt && config.elt.closest ? config.elt.closest("[data-mention], [data-claim]") : null;
-    var subject = element ? "“" + (element.textContent || "").trim().slice(0, 60) + "”" : "";
+    var named = element && (element.querySelector(".mention-text, .claim-text") || element);
+    var subject = named ? "“" + named.textContent.replace(/\s+/g, " ").trim().slice(0, 60) + "”" : "";
     return decision.action.replace("mentions/add", "add a mention").replace("claims/add", "add a claim") +
       (subject ? " " + subject : "");
   }
 
   document.addEventListener("htmx:beforeRequest", function (event) {
     var config = event.detail.requestConfig;
-    if (!config || config.verb === "get" || !describe(config.path)) return;
+    var decision = config && config.verb !== "get" && describe(config.path);
+    if (!decision) return;
     // Offline, or behind decisions still waiting: queue it, so the order holds.
     if (navigator.onLine && waiting === 0 && !needsLogin) return;
     event.preventDefault();
-    queue(config);
+    if (decision.action === "undo") undoOffline(config, decision.id);
+    else queue(config);
   });
+
+  // Undo while decisions wait: the last one waiting for this article is taken back from the
+  // queue and from the page, and nothing is sent; with none waiting, the undo itself waits.
+  function undoOffline(config, article) {
+    allItems().then(function (items) {
+      var last = items.filter(function (item) {
+        return item.state === "waiting" && item.article === article;
+      }).pop();
+      if (!last) { queue(config); return; }
+      restore(last);
+      return removeItem(last.seq).then(function () {
+        say("Taken back before it was sent: " + last.what + ".");
+        return refreshCount();
+      });
+    });
+  }
 
   // Sent but no answer (the connection dropped on the way): queue it with the same key; if it
   // did arrive, the server answers the replay from its record and changes nothing.
@@ -221,7 +304,7 @@
   function replay() {
     if (replaying || !navigator.onLine) return Promise.resolve();
     replaying = true;
-    var sent = 0;
+    var answered = 0;  // decisions the server answered (applied, or not: a conflict, a refusal)
     function next() {
       return allItems().then(function (items) {
         var item = items.filter(function (each) { return each.state === "waiting"; })[0];
@@ -237,8 +320,9 @@
             return;
           }
           needsLogin = false;
-          if (response.ok) { sent += 1; return removeItem(item.seq).then(next); }
           if (response.status >= 500) return;  // the server's trouble: try again later
+          answered += 1;
+          if (response.ok) return removeItem(item.seq).then(next);
           return response.text().then(function (answer) {
             item.state = response.status === 409 ? "conflict" : "refused";
             item.answer = answer;
@@ -251,11 +335,12 @@
       replaying = false;
       return refreshCount();
     }, function () { replaying = false; }).then(function () {
-      if (sent && articleId()) reloadWhenSettled();
+      if (answered && articleId()) reloadWhenSettled();
     });
   }
 
-  // Once this article's queue is sent, show what the server holds now.
+  // Once this article's queue is answered, show what the server holds now (the decisions not
+  // applied stay listed above it).
   function reloadWhenSettled() {
     allItems().then(function (items) {
       var mine = items.filter(function (item) { return item.article === articleId() && item.state === "waiting"; });
@@ -276,8 +361,91 @@
     return allItems().then(function (items) {
       waiting = items.filter(function (item) { return item.state === "waiting"; }).length;
       showStatus(items);
+      showProblems(items);
     });
   }
+
+  // Decisions the server did not apply: a stale version (someone changed it meanwhile), shown
+  // beside what it is now, to apply again on top of that or to drop; or a refusal, to dismiss.
+  function showProblems(items) {
+    var panel = document.getElementById("sync-problems");
+    if (!panel) return;
+    var problems = items.filter(function (item) { return item.state !== "waiting"; });
+    var list = panel.querySelector("ul");
+    list.replaceChildren();
+    problems.forEach(function (item) {
+      var entry = document.createElement("li");
+      entry.className = "sync-problem is-" + item.state;
+      entry.dataset.seq = item.seq;
+      var yours = document.createElement("p");
+      yours.append(strong("Yours: "), item.what + (item.page ? " (" : ""));
+      if (item.page) {
+        var link = document.createElement("a");
+        link.href = item.page;
+        link.textContent = "its article";
+        yours.append(link, ")");
+      }
+      var now = document.createElement("p");
+      now.append(strong(item.state === "conflict" ? "Now: " : "Refused: "), answerMessage(item.answer));
+      entry.append(yours, now);
+      if (item.state === "conflict") {
+        entry.append(button("Apply mine again", "mine"), " ", button("Keep theirs", "theirs"));
+      } else {
+        entry.append(button("Dismiss", "theirs"));
+      }
+      list.append(entry);
+    });
+    panel.hidden = !problems.length;
+  }
+
+  function strong(text) {
+    var element = document.createElement("strong");
+    element.textContent = text;
+    return element;
+  }
+
+  function button(text, choice) {
+    var element = document.createElement("button");
+    element.type = "button";
+    element.textContent = text;
+    element.dataset.choice = choice;
+    return element;
+  }
+
+  // What the server said: its message in an htmx answer, or its plain text.
+  function answerMessage(answer) {
+    var page = new DOMParser().parseFromString(answer || "", "text/html");
+    var message = page.querySelector(".message");
+    return (message ? message.textContent : page.body.textContent || "").trim() || "not applied";
+  }
+
+  // The version the server holds now, from the current state its answer carries.
+  function currentVersion(item) {
+    var decision = describe(item.url);
+    var page = new DOMParser().parseFromString(item.answer || "", "text/html");
+    var attribute = decision.kind === "claim" ? "data-claim" : "data-mention";
+    var current = page.querySelector("[" + attribute + "=\"" + decision.id + "\"][data-version]");
+    return current ? current.dataset.version : null;
+  }
+
+  document.addEventListener("click", function (event) {
+    var choice = event.target.closest && event.target.closest(".sync-problem [data-choice]");
+    if (!choice) return;
+    var seq = Number(choice.closest(".sync-problem").dataset.seq);
+    allItems().then(function (items) {
+      var item = items.filter(function (each) { return each.seq === seq; })[0];
+      if (!item) return;
+      if (choice.dataset.choice === "theirs") return removeItem(seq).then(refreshCount);
+      // Mine again: a new decision based on what stands now, sent after those still waiting.
+      var version = currentVersion(item);
+      var params = new URLSearchParams(item.body);
+      if (version !== null) params.set("version", version);
+      var again = Object.assign({}, item, { body: params.toString(), key: newKey(), state: "waiting",
+                                            answer: "", queued: new Date().toISOString() });
+      delete again.seq;
+      return removeItem(seq).then(function () { return putItem(again); }).then(refreshCount).then(replay);
+    });
+  });
 
   function showStatus(items) {
     var status = document.getElementById("sync-status");
@@ -290,7 +458,7 @@
     if (troubled) text += (text ? "; " : "") + troubled + (troubled === 1 ? " change needs" : " changes need") + " you";
     status.textContent = text;
     status.hidden = !text;
-    status.classList.toggle("is-offline", !navigator.onLine);
+    status.classList.toggle("is-offline", !navigator.onLine || needsLogin || troubled > 0);
     var login = document.getElementById("sync-login");
     if (login) login.hidden = !needsLogin;
   }
@@ -343,6 +511,7 @@
     items.forEach(function (item) { if (item.state === "waiting" && item.article === here) apply(item); });
     waiting = items.filter(function (item) { return item.state === "waiting"; }).length;
     showStatus(items);
+    showProblems(items);
     replay();
   });
 })();

@@ -4,9 +4,10 @@ offline are kept, shown, and sent once, in order, when the connection is back.""
 import re
 
 import pytest
+from django.contrib.sessions.models import Session
 from playwright.sync_api import expect
 
-from annotation import extraction
+from annotation import decisions, extraction
 from annotation.models import Event, IdempotencyRecord, Mention
 
 
@@ -107,3 +108,95 @@ def test_ten_decisions_offline_across_two_articles_are_stored_once_in_order(
     expect(page.locator(f"#mention-{taken[0][0].pk}")).to_have_class("mark label-" +
                                                                      taken[0][0].label.name.lower() + " is-confirmed")
     screenshot("offline-sent", on=page)
+
+
+def _open_offline(page, live_server, log_in, article):
+    """Logged in as alice, the article opened through the service worker, then the connection
+    dropped."""
+    log_in("alice")
+    _wait_for_worker(page)
+    page.goto(f"{live_server.url}{article.get_absolute_url()}")
+    page.context.set_offline(True)
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_stale_offline_decision_is_shown_beside_the_current_state_and_the_analyst_chooses(
+        page, live_server, log_in, screenshot, analyst, other_analyst, seed_articles, nlp):
+    extraction.pretag_many(seed_articles[:1], nlp=nlp)
+    article = seed_articles[0]
+    mine_again, theirs = _suggestions(article, 2)
+    _open_offline(page, live_server, log_in, article)
+    page.locator(f"#mention-row-{mine_again.pk}").get_by_role("button", name=f"Confirm {mine_again.text}").click()
+    page.locator(f"#mention-row-{theirs.pk}").get_by_role("button", name=f"Reject {theirs.text}").click()
+    expect(page.locator("#sync-status")).to_have_text("offline, 2 changes waiting")
+    # Meanwhile bob, online, decides both the other way.
+    decisions.reject(mine_again.pk, version=mine_again.version, by=other_analyst)
+    decisions.confirm(theirs.pk, version=theirs.version, by=other_analyst)
+
+    page.context.set_offline(False)
+    problems = page.locator("#sync-problems")
+    expect(problems.locator(".sync-problem")).to_have_count(2)
+    first = problems.locator(".sync-problem").first
+    expect(first).to_contain_text(f"Yours: confirm “{mine_again.text}”")
+    expect(first).to_contain_text(f"Now: “{mine_again.text}” was changed by bob meanwhile: it is now rejected")
+    screenshot("offline-conflict")
+    assert Mention.objects.get(pk=mine_again.pk).status == Mention.Status.REJECTED  # not applied
+
+    first.get_by_role("button", name="Apply mine again").click()
+    expect(problems.locator(".sync-problem")).to_have_count(1)
+    problems.get_by_role("button", name="Keep theirs").click()
+    expect(problems).to_be_hidden()
+    page.wait_for_function("() => true")  # the reload after sending
+    expect(page.locator(f"#mention-{mine_again.pk}")).to_have_class(re.compile(r"\bis-confirmed\b"))
+    mine_again.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine_again.status, mine_again.decided_by) == (Mention.Status.CONFIRMED, analyst)
+    assert (theirs.status, theirs.decided_by) == (Mention.Status.CONFIRMED, other_analyst)
+    assert list(Event.objects.filter(subject_id=mine_again.pk, action__startswith="mention.c")
+                .values_list("action", "actor__username")) == [("mention.confirm", "alice")]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_an_ended_session_keeps_the_queue_and_sends_it_after_logging_in(
+        page, live_server, log_in, analyst, seed_articles, nlp):
+    extraction.pretag_many(seed_articles[:1], nlp=nlp)
+    article = seed_articles[0]
+    mention = _suggestions(article, 1)[0]
+    _open_offline(page, live_server, log_in, article)
+    page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"Confirm {mention.text}").click()
+    Session.objects.all().delete()  # the session ends while the analyst is offline
+
+    page.context.set_offline(False)
+    expect(page.locator("#sync-status")).to_have_text("log in again to send 1 change")
+    assert not Event.objects.filter(action="mention.confirm").exists()
+    page.locator("#sync-login").click()
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("pass")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}{article.get_absolute_url()}")
+    expect(page.locator("#sync-status")).to_be_hidden()
+    expect(page.locator(f"#mention-{mention.pk}")).to_have_class(re.compile(r"\bis-confirmed\b"))
+    assert Event.objects.filter(action="mention.confirm", subject_id=mention.pk).count() == 1
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_undo_offline_takes_the_last_waiting_decision_back_and_sends_nothing_for_it(
+        page, live_server, log_in, analyst, seed_articles, nlp):
+    extraction.pretag_many(seed_articles[:1], nlp=nlp)
+    article = seed_articles[0]
+    kept, undone = _suggestions(article, 2)
+    _open_offline(page, live_server, log_in, article)
+    page.locator(f"#mention-row-{kept.pk}").get_by_role("button", name=f"Confirm {kept.text}").click()
+    page.locator(f"#mention-row-{undone.pk}").get_by_role("button", name=f"Reject {undone.text}").click()
+    expect(page.locator("#sync-status")).to_have_text("offline, 2 changes waiting")
+    page.get_by_role("button", name="Undo").click()
+    expect(page.locator("#sync-status")).to_have_text("offline, 1 change waiting")
+    expect(page.locator(f"#mention-{undone.pk}")).to_have_class(re.compile(r"^mark label-\w+ is-suggested$"))
+
+    page.context.set_offline(False)
+    expect(page.locator("#sync-status")).to_be_hidden()
+    assert list(Event.objects.filter(action__in=["mention.confirm", "mention.reject", "mention.undo"])
+                .values_list("action", "subject_id")) == [("mention.confirm", kept.pk)]
