@@ -7,8 +7,9 @@ import pytest
 from django.contrib.sessions.models import Session
 from playwright.sync_api import expect
 
-from annotation import decisions, extraction
+from annotation import decisions, extraction, review
 from annotation.models import Event, IdempotencyRecord, Mention
+from corpus.models import Article
 
 
 @pytest.mark.browser
@@ -200,3 +201,43 @@ def test_undo_offline_takes_the_last_waiting_decision_back_and_sends_nothing_for
     expect(page.locator("#sync-status")).to_be_hidden()
     assert list(Event.objects.filter(action__in=["mention.confirm", "mention.reject", "mention.undo"])
                 .values_list("action", "subject_id")) == [("mention.confirm", kept.pk)]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_articles_in_my_queue_open_offline_and_no_fragment_is_ever_kept(
+        page, live_server, log_in, analyst, reviewer, seed_articles, nlp):
+    extraction.pretag_many(seed_articles[:2], nlp=nlp)
+    queued = seed_articles[1]
+    review.assign(Article.objects.filter(pk=queued.pk), analyst, by=reviewer)
+    log_in("alice")
+    _wait_for_worker(page)
+    page.goto(f"{live_server.url}/mine/")
+    page.wait_for_function("""async (address) =>
+        !!(await caches.match(address, { ignoreVary: true }))""",
+                           arg=f"{live_server.url}{queued.get_absolute_url()}")
+    # A fragment asked for online (a claim's links) goes to the network and is not kept.
+    first_claim = queued.claims.order_by("start").first()
+    page.goto(f"{live_server.url}{seed_articles[0].get_absolute_url()}")
+    page.evaluate("(address) => htmx.ajax('GET', address, {target: '#messages', swap: 'innerHTML'})",
+                  f"/claims/{first_claim.pk}/links/")
+    page.wait_for_load_state("networkidle")
+
+    page.context.set_offline(True)
+    page.goto(f"{live_server.url}{queued.get_absolute_url()}")  # never opened: fetched ahead
+    expect(page.locator("h1")).to_have_text(queued.title)
+    kept = page.evaluate("""async () => {
+        const kept = [];
+        for (const name of await caches.keys()) {
+            const cache = await caches.open(name);
+            for (const request of await cache.keys()) {
+                const response = await cache.match(request, { ignoreVary: true });
+                kept.push([request.url, response.headers.get("Content-Type"), (await response.text()).slice(0, 200)]);
+            }
+        }
+        return kept;
+    }""")
+    pages = [(url, text) for url, kind, text in kept if kind.startswith("text/html")]
+    assert pages and all("<!doctype html>" in text.lower() for _, text in pages), pages  # whole pages only
+    assert not [url for url, _, _ in kept if "/links/" in url]
+    assert page.evaluate("() => htmx.config.historyRestoreAsHxRequest") is False
