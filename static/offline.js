@@ -140,13 +140,16 @@
       setStatus(mark, status);
       setStatus(row, status);
       var word = row && row.querySelector(".mention-status");
-      if (word) word.textContent = STATUS_WORDS[status] + " · waiting to be sent";
+      if (word) word.textContent = STATUS_WORDS[status] + " · waiting";
     } else if (decision.action === "relabel" && mark) {
       var label = params.get("label") || "";
       mark.className = mark.className.replace(/\blabel-[\w-]+/, "label-" + label.toLowerCase());
       mark.dataset.label = label;
+      mark.dataset.marker = markerOf(label);
       setStatus(mark, "confirmed");
       setStatus(row, "confirmed");
+      var said = row && row.querySelector(".mention-status");
+      if (said) said.textContent = label + " · waiting";
     } else if (decision.action === "delete") {
       if (mark) mark.classList.add("is-deleted");
       if (row) row.hidden = true;
@@ -185,8 +188,12 @@
         range.setStart(node, start - total);
         range.setEnd(node, end - total);
         var mark = document.createElement("mark");
-        mark.className = "mark label-" + (params.get("label") || "").toLowerCase() + " is-confirmed is-pending";
+        var label = params.get("label") || "";
+        mark.className = "mark label-" + label.toLowerCase() + " is-confirmed is-pending";
         mark.dataset.pending = "add";
+        mark.dataset.label = label;
+        mark.dataset.status = "confirmed";
+        mark.dataset.marker = markerOf(label);
         mark.dataset.offline = key;
         range.surroundContents(mark);
         return;
@@ -206,7 +213,37 @@
     bumpVersion(row);
   }
 
+  // A label's marker letter, as the legend shows it.
+  function markerOf(label) {
+    var swatch = document.querySelector("#legend .swatch.label-" + label.toLowerCase());
+    return swatch ? swatch.textContent : "";
+  }
+
+  // The legend's counts, from the marks as they now stand (standing mentions never overlap:
+  // each has its mark).
+  function recount() {
+    var text = document.getElementById("article-text");
+    if (!text) return;
+    document.querySelectorAll("#legend li").forEach(function (line) {
+      var swatch = line.querySelector(".swatch");
+      var label = swatch && /\blabel-([\w-]+)/.exec(swatch.className);
+      if (!label) return;
+      var marks = text.querySelectorAll("mark.mark.label-" + label[1] + ":not(.is-deleted)");
+      var count = function (status) {
+        return Array.prototype.filter.call(marks, function (mark) { return mark.classList.contains("is-" + status); }).length;
+      };
+      var confirmed = line.querySelector(".count-confirmed"), suggested = line.querySelector(".count-suggested");
+      if (confirmed) confirmed.textContent = String(count("confirmed"));
+      if (suggested) suggested.textContent = String(count("suggested"));
+    });
+  }
+
   function apply(item) {
+    applyOne(item);
+    recount();
+  }
+
+  function applyOne(item) {
     var decision = describe(item.url);
     if (!decision) return;
     var params = new URLSearchParams(item.body);
@@ -274,6 +311,7 @@
       }).pop();
       if (!last) { queue(config); return; }
       restore(last);
+      recount();
       return removeItem(last.seq).then(function () {
         say("Taken back before it was sent: " + last.what + ".");
         return refreshCount();

@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from annotation import decisions, extraction, review
 from annotation.models import Event, IdempotencyRecord, Mention
 from corpus.models import Article
+from tests.browser.test_workbench import article, mention  # noqa: F401 - a fixture
 
 
 @pytest.mark.browser
@@ -241,3 +242,61 @@ def test_the_articles_in_my_queue_open_offline_and_no_fragment_is_ever_kept(
     assert pages and all("<!doctype html>" in text.lower() for _, text in pages), pages  # whole pages only
     assert not [url for url, _, _ in kept if "/links/" in url]
     assert page.evaluate("() => htmx.config.historyRestoreAsHxRequest") is False
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_keyboard_pass_offline_ends_as_it_would_have_online(page, live_server, log_in, screenshot,
+                                                              analyst, article):
+    """The workbench's keyboard pass (tests/browser/test_workbench.py), taken offline: confirm,
+    relabel, reject and undo, widen and narrow, add; each drawn at once, all sent on return."""
+    log_in("alice")
+    page.goto(live_server.url + article.get_absolute_url())
+    page.context.set_offline(True)
+    keys = page.keyboard
+    pending = re.compile(r"\bis-pending\b")
+
+    keys.press("j")
+    keys.press("c")
+    expect(page.locator(f"#mention-row-{mention('Habib Essid').pk} .mention-status")).to_have_text(
+        "Confirmed · waiting")
+    keys.press("j")
+    keys.press("3")  # PLACE
+    expect(page.locator(f"#mention-{mention('Ben Guerdane').pk}")).to_have_class(
+        "mark label-place is-confirmed is-pending")
+    keys.press("j")
+    keys.press("x")
+    nato = page.locator(f"#mention-{mention('NATO').pk}")
+    expect(nato).to_have_class(re.compile(r"\bis-rejected\b"))
+    keys.press("u")  # taken back before it was ever sent
+    expect(nato).to_have_class("mark label-group is-suggested")
+    keys.press("j")
+    keys.press("]")
+    keys.press("}")
+    expect(page.locator(f"#mention-{mention('Tunis').pk}")).to_have_class(pending)
+    for _ in range(3):
+        keys.press("k")
+    keys.press("a")
+    keys.press("ArrowRight")
+    keys.press("Shift+ArrowRight")
+    keys.press("4")  # FIGURE
+    expect(page.locator("mark.label-figure.is-pending")).to_have_text("about 50")
+    expect(page.locator("#sync-status")).to_have_text("offline, 5 changes waiting")
+    legend = page.locator("#legend")  # counted again from the page
+    expect(legend.locator("li").nth(0).locator(".counts")).to_have_text("1 confirmed · 0 to decide")
+    expect(legend.locator("li").nth(2).locator(".counts")).to_have_text("1 confirmed · 1 to decide")
+    expect(legend.locator("li").nth(3).locator(".counts")).to_have_text("1 confirmed · 0 to decide")
+    screenshot("offline-keyboard-pass")
+    assert not Event.objects.filter(action__startswith="mention.").exists()
+
+    page.context.set_offline(False)
+    expect(page.locator("#sync-status")).to_be_hidden(timeout=15_000)
+    expect(page.locator("mark.label-figure")).to_have_class("mark label-figure is-confirmed")
+    states = {m.text: (m.label.name, m.status) for m in Mention.objects.select_related("label")}
+    assert states == {"Habib Essid": ("ACTOR", "confirmed"), "Ben Guerdane": ("PLACE", "confirmed"),
+                      "NATO": ("GROUP", "suggested"), "Tunis": ("PLACE", "confirmed"),
+                      "about 50": ("FIGURE", "confirmed")}
+    decided = ["mention.confirm", "mention.relabel", "mention.reject", "mention.undo", "mention.resize",
+               "mention.add"]
+    assert list(Event.objects.filter(action__in=decided).order_by("pk").values_list("action", flat=True)) == [
+        "mention.confirm", "mention.relabel", "mention.resize", "mention.resize", "mention.add"]
