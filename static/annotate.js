@@ -139,8 +139,9 @@
     var links = document.getElementById("claim-links");
     if (links && links.dataset.claim !== row.dataset.claim && panel.dataset.loading !== row.dataset.claim) {
       panel.dataset.loading = row.dataset.claim;
+      var loaded = function () { delete panel.dataset.loading; };  // or not: offline, say
       htmx.ajax("GET", claimUrl(row.dataset.claim, "links"), { target: "#claim-links", swap: "outerHTML" })
-        .then(function () { delete panel.dataset.loading; });
+        .then(loaded, loaded);
     }
     showCandidate();
   }

@@ -164,7 +164,12 @@
     var span = document.getElementById("claim-" + decision.id);
     var row = document.getElementById("claim-row-" + decision.id);
     var status = { confirm: "confirmed", reject: "rejected" }[decision.action];
-    if (status) { setStatus(span, status); setStatus(row, status); }
+    if (status) {
+      setStatus(span, status);
+      setStatus(row, status);
+      var word = row && row.querySelector(".claim-status");
+      if (word) word.textContent = STATUS_WORDS[status] + " · waiting";
+    }
     if (decision.action === "delete") {
       if (row) row.hidden = true;
       if (span) span.classList.add("is-deleted");
@@ -324,6 +329,7 @@
   document.addEventListener("htmx:sendError", function (event) {
     var config = event.detail.requestConfig;
     if (config && config.verb !== "get" && describe(config.path)) queue(config);
+    else if (config && config.verb === "get") say("Not available offline: it is fetched when the connection is back.");
   });
 
   // ---- sending the queue ------------------------------------------------------------------------

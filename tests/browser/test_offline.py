@@ -8,7 +8,7 @@ from django.contrib.sessions.models import Session
 from playwright.sync_api import expect
 
 from annotation import decisions, extraction, review
-from annotation.models import Event, IdempotencyRecord, Mention
+from annotation.models import Claim, Event, IdempotencyRecord, Mention
 from corpus.models import Article
 from tests.browser.test_workbench import article, mention  # noqa: F401 - a fixture
 
@@ -300,3 +300,33 @@ def test_a_keyboard_pass_offline_ends_as_it_would_have_online(page, live_server,
                "mention.add"]
     assert list(Event.objects.filter(action__in=decided).order_by("pk").values_list("action", flat=True)) == [
         "mention.confirm", "mention.relabel", "mention.resize", "mention.resize", "mention.add"]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_claim_decisions_offline_are_drawn_and_sent(page, live_server, log_in, analyst, seed_articles, nlp):
+    extraction.pretag_many(seed_articles[:1], nlp=nlp)
+    article = seed_articles[0]
+    log_in("alice")
+    page.goto(f"{live_server.url}{article.get_absolute_url()}")
+    page.context.set_offline(True)
+    keys = page.keyboard
+    focused = "() => document.getElementById('annotation').dataset.focusedClaim"
+    keys.press("t")  # the claims layer
+    keys.press("j")
+    first = Claim.objects.get(pk=page.evaluate(focused))
+    keys.press("c")
+    keys.press("j")
+    second = Claim.objects.get(pk=page.evaluate(focused))
+    keys.press("x")
+    expect(page.locator(f"#claim-row-{first.pk}")).to_have_class(re.compile(r"\bis-confirmed\b.*\bis-pending\b"))
+    expect(page.locator(f"#claim-row-{second.pk} .claim-status")).to_have_text("Rejected · waiting")
+    expect(page.locator("#sync-status")).to_have_text("offline, 2 changes waiting")
+
+    page.context.set_offline(False)
+    expect(page.locator("#sync-status")).to_be_hidden(timeout=15_000)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, second.status) == (Claim.Status.CONFIRMED, Claim.Status.REJECTED)
+    assert list(Event.objects.filter(action__in=["claim.confirm", "claim.reject"]).order_by("pk")
+                .values_list("action", "subject_id")) == [("claim.confirm", first.pk), ("claim.reject", second.pk)]
