@@ -283,8 +283,17 @@
     apply(item);
     showStatus();
     say("Kept in this browser: " + item.what + ". It is sent when the connection is back.");
-    return putItem(item).then(refreshCount);
+    return putItem(item).then(refreshCount).then(function () {
+      if (navigator.onLine) setTimeout(replay, RETRY_SECONDS * 1000);  // the network failed, not the link
+    });
   }
+
+  // While decisions wait and the browser believes it is online (a server restarting, a proxy
+  // dropping a request), the queue is tried again every few seconds.
+  var RETRY_SECONDS = 5;
+  setInterval(function () {
+    if (waiting && navigator.onLine && !needsLogin) replay();
+  }, RETRY_SECONDS * 1000);
 
   function whatOf(config) {
     var decision = describe(config.path);

@@ -330,3 +330,36 @@ def test_claim_decisions_offline_are_drawn_and_sent(page, live_server, log_in, a
     assert (first.status, second.status) == (Claim.Status.CONFIRMED, Claim.Status.REJECTED)
     assert list(Event.objects.filter(action__in=["claim.confirm", "claim.reject"]).order_by("pk")
                 .values_list("action", "subject_id")) == [("claim.confirm", first.pk), ("claim.reject", second.pk)]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_decision_whose_answer_was_lost_is_sent_again_and_applied_once(
+        page, live_server, log_in, analyst, seed_articles, nlp):
+    """The request reaches the server, which applies it, but the answer never comes back: the
+    page queues it with the same key, sends it again, and the server answers from its record."""
+    extraction.pretag_many(seed_articles[:1], nlp=nlp)
+    article = seed_articles[0]
+    mention = _suggestions(article, 1)[0]
+    log_in("alice")
+    page.goto(f"{live_server.url}{article.get_absolute_url()}")
+    arrived = []
+
+    def lose_the_answer(route):
+        arrived.append(route.fetch())  # the server applies it
+        route.abort("connectionreset")  # and the browser never hears of it
+
+    page.route(f"**/mentions/{mention.pk}/confirm/", lose_the_answer, times=1)
+    answers = []
+    page.on("response", lambda response: answers.append(response.headers.get("idempotent-replay"))
+            if response.request.method == "POST" else None)
+    page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"Confirm {mention.text}").click()
+    expect(page.locator(f"#mention-{mention.pk}")).to_have_class(re.compile(r"\bis-pending\b"))
+    assert arrived[0].status == 200
+    expect(page.locator(f"#mention-{mention.pk}")).to_have_class(re.compile(r"^mark label-\w+ is-confirmed$"),
+                                                                  timeout=15_000)
+    assert answers[-1] == "true"  # the second sending was answered from the record
+    expect(page.locator("#sync-problems")).to_be_hidden()
+    assert Event.objects.filter(action="mention.confirm", subject_id=mention.pk).count() == 1
+    record = IdempotencyRecord.objects.get(user=analyst)
+    assert record.path == f"/mentions/{mention.pk}/confirm/"
