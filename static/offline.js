@@ -218,6 +218,21 @@
     bumpVersion(row);
   }
 
+  // "Confirm all" of a label: every suggestion of it the page shows (the server confirms those
+  // the analyst saw, at the versions seen).
+  function applyConfirmAll(params) {
+    var label = (params.get("label") || "").toLowerCase();
+    document.querySelectorAll("#article-text mark.mark.label-" + label + ".is-suggested").forEach(function (mark) {
+      var row = document.getElementById("mention-row-" + mark.dataset.mention);
+      setStatus(mark, "confirmed");
+      setStatus(row, "confirmed");
+      bumpVersion(mark);
+      bumpVersion(row);
+      markPending(mark, "confirm-all");
+      markPending(row, "confirm-all");
+    });
+  }
+
   // A label's marker letter, as the legend shows it.
   function markerOf(label) {
     var swatch = document.querySelector("#legend .swatch.label-" + label.toLowerCase());
@@ -260,6 +275,8 @@
     else if (decision.kind === "mention-link") applyOther({ kind: "mention", id: decision.id, action: "link" });
     else if (decision.kind === "claim" && /^(confirm|reject|delete)$/.test(decision.action)) applyClaim(decision);
     else if (decision.action === "mentions/add") applyAdd(params, item.key);
+    else if (decision.action === "confirm-all") applyConfirmAll(params);
+    else if (decision.action === "submit") markPending(document.getElementById("article-status"), "submit");
     else if (decision.kind !== "article") applyOther(decision);
   }
 
@@ -284,7 +301,7 @@
     showStatus();
     say("Kept in this browser: " + item.what + ". It is sent when the connection is back.");
     return putItem(item).then(refreshCount).then(function () {
-      if (navigator.onLine) setTimeout(replay, RETRY_SECONDS * 1000);  // the network failed, not the link
+      if (navigator.onLine) replay();  // behind others still waiting: sent after them
     });
   }
 
@@ -313,8 +330,21 @@
     if (navigator.onLine && waiting === 0 && !needsLogin) return;
     event.preventDefault();
     if (decision.action === "undo") undoOffline(config, decision.id);
+    else if (decision.action === "submit") submitOffline(config);
     else queue(config);
   });
+
+  // Submitting with suggestions still undecided: online, the server asks first; offline, the
+  // page asks, and the answer goes with the submission.
+  function submitOffline(config) {
+    var undecided = document.querySelectorAll("#article-text mark.mark.is-suggested").length;
+    if (undecided && !config.formData.get("even_if_undecided")) {
+      if (!window.confirm(undecided + (undecided === 1 ? " suggestion is" : " suggestions are") +
+                          " still undecided. Submit for review anyway?")) return;
+      config.formData.set("even_if_undecided", "1");
+    }
+    queue(config);
+  }
 
   // Undo while decisions wait: the last one waiting for this article is taken back from the
   // queue and from the page, and nothing is sent; with none waiting, the undo itself waits.

@@ -363,3 +363,28 @@ def test_a_decision_whose_answer_was_lost_is_sent_again_and_applied_once(
     assert Event.objects.filter(action="mention.confirm", subject_id=mention.pk).count() == 1
     record = IdempotencyRecord.objects.get(user=analyst)
     assert record.path == f"/mentions/{mention.pk}/confirm/"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_confirm_all_and_submit_offline(page, live_server, log_in, analyst, article):
+    log_in("alice")
+    page.goto(live_server.url + article.get_absolute_url())
+    page.context.set_offline(True)
+    page.locator("#group-actor").get_by_role("button", name="Confirm all 2").click()
+    for name in ("Habib Essid", "Ben Guerdane"):
+        expect(page.locator(f"#mention-{mention(name).pk}")).to_have_class("mark label-actor is-confirmed is-pending")
+    expect(page.locator("#legend li").first.locator(".counts")).to_have_text("2 confirmed · 0 to decide")
+    asked = []
+    page.once("dialog", lambda dialog: asked.append(dialog.message) or dialog.accept())
+    page.get_by_role("button", name="Submit for review").click()
+    expect(page.locator("#article-status")).to_have_class(re.compile(r"\bis-pending\b"))
+    assert asked == ["2 suggestions are still undecided. Submit for review anyway?"]
+    expect(page.locator("#sync-status")).to_have_text("offline, 2 changes waiting")
+
+    page.context.set_offline(False)
+    expect(page.locator("#sync-status")).to_be_hidden(timeout=15_000)
+    assert {m.text: m.status for m in Mention.objects.filter(label__name="ACTOR")} == {
+        "Habib Essid": "confirmed", "Ben Guerdane": "confirmed"}
+    article.refresh_from_db()
+    assert article.status == Article.Status.SUBMITTED
