@@ -353,7 +353,7 @@
       var last = items.filter(function (item) {
         return item.state === "waiting" && item.article === article;
       }).pop();
-      if (!last) { queue(config); return; }
+      if (!last || replaying) { queue(config); return; }  // being sent: undone by the server after
       restore(last);
       recount();
       return removeItem(last.seq).then(function () {
