@@ -134,7 +134,11 @@
     var mark = document.getElementById("mention-" + decision.id);
     var row = document.getElementById("mention-row-" + decision.id);
     if (!mark && !row) return;
-    if (decision.action === "resize") { applyOther(decision); return; }
+    if (decision.action === "resize") {
+      resizeMark(mark, params.get("move") || "");
+      applyOther(decision);
+      return;
+    }
     var status = { confirm: "confirmed", reject: "rejected" }[decision.action];
     if (status) {
       setStatus(mark, status);
@@ -178,6 +182,64 @@
     bumpVersion(row);
     markPending(span, decision.action);
     markPending(row, decision.action);
+  }
+
+  // Resizing by one word, as the server does it (corpus/text.py `resized`): words are runs of
+  // letters, digits and "_", or one other character that is not a space; a span never takes in
+  // a line break. Drawn when the new span stays within the plain text on either side of the mark.
+  var WORD = /[\p{L}\p{N}_]+|[^\p{L}\p{N}_\s]/gu;
+
+  function wordBefore(text, position) {
+    var from = Math.max(0, position - 200), match, last = null;
+    WORD.lastIndex = 0;
+    var window_ = text.slice(from, position);
+    while ((match = WORD.exec(window_))) last = [from + match.index, from + match.index + match[0].length];
+    return last;
+  }
+
+  function wordAfter(text, position) {
+    WORD.lastIndex = position;
+    var match = WORD.exec(text);
+    return match ? [match.index, match.index + match[0].length] : null;
+  }
+
+  function resized(text, start, end, move) {
+    var newStart = start, newEnd = end, word, first, second, last, previous;
+    if (move === "grow-start") {
+      word = wordBefore(text, start);
+      newStart = word ? word[0] : start;
+    } else if (move === "shrink-start") {
+      first = wordAfter(text, start);
+      second = first && first[1] < end ? wordAfter(text, first[1]) : null;
+      newStart = second && second[1] <= end ? second[0] : start;
+    } else if (move === "grow-end") {
+      word = wordAfter(text, end);
+      newEnd = word ? word[1] : end;
+    } else if (move === "shrink-end") {
+      last = wordBefore(text, end);
+      previous = last ? wordBefore(text, last[0]) : null;
+      newEnd = previous && previous[0] >= start ? previous[1] : end;
+    }
+    return text.slice(newStart, newEnd).indexOf("\n") >= 0 ? [start, end] : [newStart, newEnd];
+  }
+
+  function resizeMark(mark, move) {
+    var text = document.getElementById("article-text");
+    if (!mark || !text) return;
+    var all = text.textContent, range = document.createRange();
+    range.setStart(text, 0);
+    range.setEndBefore(mark);
+    var start = range.toString().length, end = start + mark.textContent.length;
+    var span = resized(all, start, end, move);
+    var before = mark.previousSibling, after = mark.nextSibling;
+    var low = start - (before && before.nodeType === Node.TEXT_NODE ? before.nodeValue.length : 0);
+    var high = end + (after && after.nodeType === Node.TEXT_NODE ? after.nodeValue.length : 0);
+    if (span[0] < low || span[1] > high || (span[0] === start && span[1] === end)) return;
+    if (before && before.nodeType === Node.TEXT_NODE) before.remove();
+    if (after && after.nodeType === Node.TEXT_NODE) after.remove();
+    if (span[0] > low) mark.before(document.createTextNode(all.slice(low, span[0])));
+    if (high > span[1]) mark.after(document.createTextNode(all.slice(span[1], high)));
+    (mark.querySelector("a") || mark).textContent = all.slice(span[0], span[1]);
   }
 
   // A new mention: drawn over its characters when they lie in one run of text.
@@ -269,7 +331,10 @@
     var params = new URLSearchParams(item.body);
     if (decision.kind !== "article") {
       var prefix = decision.kind === "claim" ? "claim" : "mention";
-      snapshot(item, [prefix + "-" + decision.id, prefix + "-row-" + decision.id]);
+      var element = document.getElementById(prefix + "-" + decision.id);
+      // A resize moves text between the mark and its neighbours: what holds them is kept.
+      var holder = decision.action === "resize" && element && element.parentElement.id;
+      snapshot(item, [holder || prefix + "-" + decision.id, prefix + "-row-" + decision.id]);
     }
     if (decision.kind === "mention") applyMention(decision, params);
     else if (decision.kind === "mention-link") applyOther({ kind: "mention", id: decision.id, action: "link" });

@@ -271,9 +271,16 @@ def test_a_keyboard_pass_offline_ends_as_it_would_have_online(page, live_server,
     keys.press("u")  # taken back before it was ever sent
     expect(nato).to_have_class("mark label-group is-suggested")
     keys.press("j")
+    tunis = page.locator(f"#mention-{mention('Tunis').pk}")
+    keys.press("]")  # widen at the end, drawn at once: "Tunis" → "Tunis."
+    expect(tunis).to_have_text("Tunis.")
+    keys.press("}")  # and narrow back
+    expect(tunis).to_have_text("Tunis")
+    expect(tunis).to_have_class(pending)
     keys.press("]")
-    keys.press("}")
-    expect(page.locator(f"#mention-{mention('Tunis').pk}")).to_have_class(pending)
+    keys.press("u")  # a widening taken back offline: the text is as it was
+    expect(page.locator("#article-text")).to_have_text(re.compile(r"officials met in Tunis\.\s*$"))
+    expect(tunis).to_have_text("Tunis")
     for _ in range(3):
         keys.press("k")
     keys.press("a")
