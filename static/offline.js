@@ -269,8 +269,34 @@
     }
   }
 
-  // Every other decision (resizing, links, a claim's speaker or cue, confirming all, ...) is
-  // marked on what it acts on and drawn by the server once sent.
+  // A claim's speaker (the selected text, or the article's own voice), cue and grade.
+  function applyClaimDetail(decision, params) {
+    var row = document.getElementById("claim-row-" + decision.id);
+    if (!row) return;
+    if (decision.action === "speaker") {
+      var speaker = row.querySelector(".claim-speaker"), text = document.getElementById("article-text");
+      var start = Number(params.get("start")), end = Number(params.get("end"));
+      var name = params.get("none") || !text || !(end > start) ? "" : text.textContent.slice(start, end);
+      row.dataset.speaker = name;
+      applyClaim({ id: decision.id, action: "confirm" });  // a speaker confirms the claim
+      if (speaker) {
+        speaker.replaceChildren(name || document.createElement("em"));
+        if (!name) speaker.firstChild.textContent = "the article itself";
+      }
+      return;
+    }
+    if (decision.action === "cue") {
+      row.dataset.cue = params.get("cue") || "";
+      var cue = row.querySelector(".claim-cue");
+      if (cue) cue.textContent = row.dataset.cue;
+    } else if (decision.action === "grade") {
+      row.dataset.credibility = params.get("credibility") || "";
+    }
+    applyOther(decision);
+  }
+
+  // Every other decision (resizing, links, confirming all, ...) is marked on what it acts on and
+  // drawn by the server once sent.
   function applyOther(decision) {
     var prefix = decision.kind === "claim" ? "claim" : "mention";
     markPending(document.getElementById(prefix + "-" + decision.id), decision.action);
@@ -339,6 +365,9 @@
     if (decision.kind === "mention") applyMention(decision, params);
     else if (decision.kind === "mention-link") applyOther({ kind: "mention", id: decision.id, action: "link" });
     else if (decision.kind === "claim" && /^(confirm|reject|delete)$/.test(decision.action)) applyClaim(decision);
+    else if (decision.kind === "claim" && /^(speaker|cue|grade)$/.test(decision.action)) {
+      applyClaimDetail(decision, params);
+    }
     else if (decision.action === "mentions/add") applyAdd(params, item.key);
     else if (decision.action === "confirm-all") applyConfirmAll(params);
     else if (decision.action === "submit") markPending(document.getElementById("article-status"), "submit");

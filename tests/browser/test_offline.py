@@ -328,15 +328,19 @@ def test_claim_decisions_offline_are_drawn_and_sent(page, live_server, log_in, a
     keys.press("x")
     expect(page.locator(f"#claim-row-{first.pk}")).to_have_class(re.compile(r"\bis-confirmed\b.*\bis-pending\b"))
     expect(page.locator(f"#claim-row-{second.pk} .claim-status")).to_have_text("Rejected · waiting")
-    expect(page.locator("#sync-status")).to_have_text("offline, 2 changes waiting")
+    keys.press("o")  # on second thoughts: the article's own voice, which confirms it
+    expect(page.locator(f"#claim-row-{second.pk} .claim-speaker")).to_have_text("the article itself")
+    expect(page.locator(f"#claim-row-{second.pk} .claim-status")).to_have_text("Confirmed · waiting")
+    expect(page.locator("#sync-status")).to_have_text("offline, 3 changes waiting")
 
     page.context.set_offline(False)
     expect(page.locator("#sync-status")).to_be_hidden(timeout=15_000)
     first.refresh_from_db()
     second.refresh_from_db()
-    assert (first.status, second.status) == (Claim.Status.CONFIRMED, Claim.Status.REJECTED)
-    assert list(Event.objects.filter(action__in=["claim.confirm", "claim.reject"]).order_by("pk")
-                .values_list("action", "subject_id")) == [("claim.confirm", first.pk), ("claim.reject", second.pk)]
+    assert (first.status, second.status, second.speaker) == (Claim.Status.CONFIRMED, Claim.Status.CONFIRMED, "")
+    assert list(Event.objects.filter(action__in=["claim.confirm", "claim.reject", "claim.speaker"])
+                .order_by("pk").values_list("action", "subject_id")) == [
+        ("claim.confirm", first.pk), ("claim.reject", second.pk), ("claim.speaker", second.pk)]
 
 
 @pytest.mark.browser
