@@ -399,3 +399,29 @@ def test_confirm_all_and_submit_offline(page, live_server, log_in, analyst, arti
         "Habib Essid": "confirmed", "Ben Guerdane": "confirmed"}
     article.refresh_from_db()
     assert article.status == Article.Status.SUBMITTED
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_queue_survives_closing_the_browser(page, browser, live_server, log_in, analyst, seed_articles, nlp):
+    extraction.pretag_many(seed_articles[:1], nlp=nlp)
+    article = seed_articles[0]
+    mentions = _suggestions(article, 2)
+    _open_offline(page, live_server, log_in, article)
+    for mention in mentions:
+        page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"Confirm {mention.text}").click()
+    expect(page.locator("#sync-status")).to_have_text("offline, 2 changes waiting")
+    profile = page.context.storage_state(indexed_db=True)  # what the browser keeps on disk
+    page.context.close()
+
+    reopened = browser.new_context(storage_state=profile)  # the browser started again, online
+    try:
+        again = reopened.new_page()
+        again.goto(f"{live_server.url}{article.get_absolute_url()}")
+        expect(again.locator(f"#mention-{mentions[1].pk}")).to_have_class(re.compile(r"^mark label-\w+ is-confirmed$"),
+                                                                          timeout=15_000)
+        expect(again.locator("#sync-status")).to_be_hidden()
+    finally:
+        reopened.close()
+    assert [event.subject_id for event in Event.objects.filter(action="mention.confirm").order_by("pk")] == [
+        mention.pk for mention in mentions]
