@@ -28,13 +28,13 @@ def service_worker(request: HttpRequest) -> HttpResponse:
     """/sw.js: the service worker, served from the root so that it may look after every page.
     Its cache name follows the shell's file names (hashed by the static storage), so a release
     with new files replaces the old shell."""
-    from django.templatetags.static import static
+    from django.templatetags.static import PrefixNode, static
     from django.urls import reverse
 
     shell = [static(name) for name in SHELL] + [reverse("annotation:label_css")]
     version = hashlib.sha256("\n".join(shell).encode()).hexdigest()[:12]
     response = TemplateResponse(request, "sw.js", {
-        "shell": json.dumps(shell), "version": version, "static_prefix": json.dumps(static("")),
+        "shell": json.dumps(shell), "version": version, "static_prefix": json.dumps(PrefixNode.handle_simple("STATIC_URL")),
         "login": json.dumps(reverse("login"))}, content_type="text/javascript; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     response["Service-Worker-Allowed"] = "/"

@@ -7,7 +7,11 @@ is in it, or that test fails), for every role and an anonymous visitor (refusals
 page included), whole and as an htmx fragment, plus the Django admin's pages for an admin.
 """
 
+import os
 import re
+import shutil
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -147,3 +151,49 @@ def test_static_files_load_nothing_from_elsewhere(client):
     assert checked > 10
     response = client.get(settings.STATIC_URL + "sourcemark.css")
     assert response["Content-Security-Policy"] == CONTENT_SECURITY_POLICY  # served or not
+
+
+NO_NETWORK_RUN = """
+import io, os, django
+os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
+django.setup()
+from django.core.management import call_command
+from django.test import Client
+from corpus.models import Article
+from annotation.models import Mention
+call_command("migrate", verbosity=0)
+call_command("collectstatic", "--noinput", verbosity=0)
+call_command("load_demo", stdout=io.StringIO())
+call_command("import_articles", "--sync", "--no-wait", os.environ["ARTICLE"], stdout=io.StringIO())
+said = io.StringIO()
+call_command("pretag", "--sync", stdout=said)
+client = Client()
+client.login(username="analyst", password="analyst")
+article = Article.objects.get(title="Raid near the border")
+page = client.get(article.get_absolute_url())
+print("pages", page.status_code, client.get("/sw.js").status_code,
+      "suggestions", Mention.objects.filter(article=article).count(), said.getvalue())
+"""
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None or subprocess.run(
+    ["unshare", "--net", "true"], capture_output=True).returncode != 0,
+    reason="cannot make a network namespace here (unshare --net needs root): the run without any network is not tested")
+def test_the_app_runs_on_a_machine_with_no_network_at_all(tmp_path):
+    """Set up, import, pre-tag with spaCy and serve pages inside a network namespace with no
+    interface up, not even loopback: anything downloaded or reported at run time would fail.
+    The database is an embedded PostgreSQL of its own, on a Unix socket."""
+    article = tmp_path / "raid.txt"
+    article.write_text("Raid near the border\n\nHabib Essid said 36 attackers died in Ben Guerdane "
+                       "on Monday, according to the Tunisian interior ministry.\n", encoding="utf-8")
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DATABASE_URL", "DRAMATIQ_BROKER_URL", "SOURCEMARK_E2E_BROKER_URL")}
+    env.update(SOURCEMARK_DATA_DIR=str(tmp_path / "data"), ARTICLE=str(article), DEBUG="false",
+               ALLOWED_HOSTS="testserver",
+               DRAMATIQ_BROKER_URL="stub://")
+    done = subprocess.run(["unshare", "--net", sys.executable, "-c", NO_NETWORK_RUN], cwd=settings.BASE_DIR,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    words = done.stdout.split()
+    assert words[:3] == ["pages", "200", "200"], done.stdout
+    assert int(words[words.index("suggestions") + 1]) >= 3, done.stdout
