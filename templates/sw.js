@@ -71,7 +71,9 @@ function offlinePage(request) {
   if (request.mode !== "navigate") return Response.error();
   return new Response(
     "<!doctype html><html lang=en><meta charset=utf-8><title>Offline · Sourcemark</title>" +
-    "<link rel=stylesheet href=\"" + SHELL[0] + "\"><main><h1>You are offline</h1>" +
+    "<link rel=stylesheet href=\"" + SHELL[0] + "\"><header class=topbar><span class=brand>" +
+    "Sourcemark</span><span class=\"sync-status is-offline\">offline</span></header>" +
+    "<main class=offline-page><h1>You are offline</h1>" +
     "<p>This page was not kept for offline use. Pages you have opened, and the articles in " +
     "<em>My articles</em>, are. Your decisions are kept in this browser and sent when the " +
     "connection is back.</p><p><a href=\"/\">The articles</a></p></main>",

@@ -242,6 +242,9 @@ def test_the_articles_in_my_queue_open_offline_and_no_fragment_is_ever_kept(
     assert pages and all("<!doctype html>" in text.lower() for _, text in pages), pages  # whole pages only
     assert not [url for url, _, _ in kept if "/links/" in url]
     assert page.evaluate("() => htmx.config.historyRestoreAsHxRequest") is False
+    unkept = page.goto(f"{live_server.url}/figures/")  # never opened: said so, plainly
+    assert unkept.status == 503
+    expect(page.locator("h1")).to_have_text("You are offline")
 
 
 @pytest.mark.browser
