@@ -88,6 +88,18 @@
     element.dataset.status = status;
   }
 
+  // A confirm or a reject: the mark (or the claim) and its row take the status, and the row
+  // says it waits. False for any other decision.
+  function decided(element, row, action, said) {
+    var status = { confirm: "confirmed", reject: "rejected" }[action];
+    if (!status) return false;
+    setStatus(element, status);
+    setStatus(row, status);
+    var word = row && row.querySelector(said);
+    if (word) word.textContent = STATUS_WORDS[status] + " · waiting";
+    return true;
+  }
+
   // The server moves a mention's or claim's version by one per decision: the next decision
   // taken offline on it is based on that, as it would have been online.
   function bumpVersion(element) {
@@ -139,12 +151,8 @@
       applyOther(decision);
       return;
     }
-    var status = { confirm: "confirmed", reject: "rejected" }[decision.action];
-    if (status) {
-      setStatus(mark, status);
-      setStatus(row, status);
-      var word = row && row.querySelector(".mention-status");
-      if (word) word.textContent = STATUS_WORDS[status] + " · waiting";
+    if (decided(mark, row, decision.action, ".mention-status")) {
+      // a confirm or a reject: drawn
     } else if (decision.action === "relabel" && mark) {
       var label = params.get("label") || "";
       mark.className = mark.className.replace(/\blabel-[\w-]+/, "label-" + label.toLowerCase());
@@ -167,13 +175,7 @@
   function applyClaim(decision) {
     var span = document.getElementById("claim-" + decision.id);
     var row = document.getElementById("claim-row-" + decision.id);
-    var status = { confirm: "confirmed", reject: "rejected" }[decision.action];
-    if (status) {
-      setStatus(span, status);
-      setStatus(row, status);
-      var word = row && row.querySelector(".claim-status");
-      if (word) word.textContent = STATUS_WORDS[status] + " · waiting";
-    }
+    decided(span, row, decision.action, ".claim-status");
     if (decision.action === "delete") {
       if (row) row.hidden = true;
       if (span) span.classList.add("is-deleted");

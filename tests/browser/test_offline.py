@@ -48,6 +48,11 @@ def _suggestions(article, count):
                 .order_by("start")[:count])
 
 
+def _decide(page, mention, verb: str) -> None:
+    """Click Confirm or Reject on the mention's row in the side list."""
+    page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"{verb} {mention.text}").click()
+
+
 def _wait_for_worker(page):
     page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null")
 
@@ -70,20 +75,20 @@ def test_ten_decisions_offline_across_two_articles_are_stored_once_in_order(
 
     taken = []  # (mention, action) in the order taken
     for mention in _suggestions(first, 3):
-        page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"Confirm {mention.text}").click()
+        _decide(page, mention, "Confirm")
         taken.append((mention, "mention.confirm"))
     for mention in _suggestions(first, 5)[3:]:
-        page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"Reject {mention.text}").click()
+        _decide(page, mention, "Reject")
         taken.append((mention, "mention.reject"))
     expect(page.locator("#sync-status")).to_have_text("offline, 5 changes waiting")
     expect(page.locator(f"#mention-{taken[0][0].pk}")).to_have_class(re.compile(r"\bis-confirmed\b.*\bis-pending\b"))
 
     page.goto(f"{live_server.url}{second.get_absolute_url()}")  # offline: from the kept copy
     for mention in _suggestions(second, 4):
-        page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"Confirm {mention.text}").click()
+        _decide(page, mention, "Confirm")
         taken.append((mention, "mention.confirm"))
     last = _suggestions(second, 5)[4]
-    page.locator(f"#mention-row-{last.pk}").get_by_role("button", name=f"Reject {last.text}").click()
+    _decide(page, last, "Reject")
     taken.append((last, "mention.reject"))
     expect(page.locator("#sync-status")).to_have_text("offline, 10 changes waiting")
 
@@ -129,8 +134,8 @@ def test_a_stale_offline_decision_is_shown_beside_the_current_state_and_the_anal
     article = seed_articles[0]
     mine_again, theirs = _suggestions(article, 2)
     _open_offline(page, live_server, log_in, article)
-    page.locator(f"#mention-row-{mine_again.pk}").get_by_role("button", name=f"Confirm {mine_again.text}").click()
-    page.locator(f"#mention-row-{theirs.pk}").get_by_role("button", name=f"Reject {theirs.text}").click()
+    _decide(page, mine_again, "Confirm")
+    _decide(page, theirs, "Reject")
     expect(page.locator("#sync-status")).to_have_text("offline, 2 changes waiting")
     # Meanwhile bob, online, decides both the other way.
     decisions.reject(mine_again.pk, version=mine_again.version, by=other_analyst)
@@ -167,7 +172,7 @@ def test_an_ended_session_keeps_the_queue_and_sends_it_after_logging_in(
     article = seed_articles[0]
     mention = _suggestions(article, 1)[0]
     _open_offline(page, live_server, log_in, article)
-    page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"Confirm {mention.text}").click()
+    _decide(page, mention, "Confirm")
     Session.objects.all().delete()  # the session ends while the analyst is offline
 
     page.context.set_offline(False)
@@ -191,8 +196,8 @@ def test_undo_offline_takes_the_last_waiting_decision_back_and_sends_nothing_for
     article = seed_articles[0]
     kept, undone = _suggestions(article, 2)
     _open_offline(page, live_server, log_in, article)
-    page.locator(f"#mention-row-{kept.pk}").get_by_role("button", name=f"Confirm {kept.text}").click()
-    page.locator(f"#mention-row-{undone.pk}").get_by_role("button", name=f"Reject {undone.text}").click()
+    _decide(page, kept, "Confirm")
+    _decide(page, undone, "Reject")
     expect(page.locator("#sync-status")).to_have_text("offline, 2 changes waiting")
     page.get_by_role("button", name="Undo").click()
     expect(page.locator("#sync-status")).to_have_text("offline, 1 change waiting")
@@ -367,11 +372,10 @@ def test_a_decision_whose_answer_was_lost_is_sent_again_and_applied_once(
     answers = []
     page.on("response", lambda response: answers.append(response.headers.get("idempotent-replay"))
             if response.request.method == "POST" else None)
-    page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"Confirm {mention.text}").click()
-    expect(page.locator(f"#mention-{mention.pk}")).to_have_class(re.compile(r"\bis-pending\b"))
-    assert arrived[0].status == 200
+    _decide(page, mention, "Confirm")
     expect(page.locator(f"#mention-{mention.pk}")).to_have_class(re.compile(r"^mark label-\w+ is-confirmed$"),
                                                                   timeout=15_000)
+    assert arrived[0].status == 200
     assert answers[-1] == "true"  # the second sending was answered from the record
     expect(page.locator("#sync-problems")).to_be_hidden()
     assert Event.objects.filter(action="mention.confirm", subject_id=mention.pk).count() == 1
@@ -412,7 +416,7 @@ def test_the_queue_survives_closing_the_browser(page, browser, live_server, log_
     mentions = _suggestions(article, 2)
     _open_offline(page, live_server, log_in, article)
     for mention in mentions:
-        page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"Confirm {mention.text}").click()
+        _decide(page, mention, "Confirm")
     expect(page.locator("#sync-status")).to_have_text("offline, 2 changes waiting")
     profile = page.context.storage_state(indexed_db=True)  # what the browser keeps on disk
     page.context.close()
