@@ -53,6 +53,13 @@ def _decide(page, mention, verb: str) -> None:
     page.locator(f"#mention-row-{mention.pk}").get_by_role("button", name=f"{verb} {mention.text}").click()
 
 
+@pytest.fixture
+def pretagged(seed_articles, nlp):
+    """The first seed article, pre-tagged."""
+    extraction.pretag_many(seed_articles[:1], nlp=nlp)
+    return seed_articles[0]
+
+
 def _wait_for_worker(page):
     page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null")
 
@@ -129,9 +136,8 @@ def _open_offline(page, live_server, log_in, article):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_stale_offline_decision_is_shown_beside_the_current_state_and_the_analyst_chooses(
-        page, live_server, log_in, screenshot, analyst, other_analyst, seed_articles, nlp):
-    extraction.pretag_many(seed_articles[:1], nlp=nlp)
-    article = seed_articles[0]
+        page, live_server, log_in, screenshot, analyst, other_analyst, pretagged):
+    article = pretagged
     mine_again, theirs = _suggestions(article, 2)
     _open_offline(page, live_server, log_in, article)
     _decide(page, mine_again, "Confirm")
@@ -167,9 +173,8 @@ def test_a_stale_offline_decision_is_shown_beside_the_current_state_and_the_anal
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_an_ended_session_keeps_the_queue_and_sends_it_after_logging_in(
-        page, live_server, log_in, analyst, seed_articles, nlp):
-    extraction.pretag_many(seed_articles[:1], nlp=nlp)
-    article = seed_articles[0]
+        page, live_server, log_in, analyst, pretagged):
+    article = pretagged
     mention = _suggestions(article, 1)[0]
     _open_offline(page, live_server, log_in, article)
     _decide(page, mention, "Confirm")
@@ -191,9 +196,8 @@ def test_an_ended_session_keeps_the_queue_and_sends_it_after_logging_in(
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_undo_offline_takes_the_last_waiting_decision_back_and_sends_nothing_for_it(
-        page, live_server, log_in, analyst, seed_articles, nlp):
-    extraction.pretag_many(seed_articles[:1], nlp=nlp)
-    article = seed_articles[0]
+        page, live_server, log_in, analyst, pretagged):
+    article = pretagged
     kept, undone = _suggestions(article, 2)
     _open_offline(page, live_server, log_in, article)
     _decide(page, kept, "Confirm")
@@ -319,9 +323,8 @@ def test_a_keyboard_pass_offline_ends_as_it_would_have_online(page, live_server,
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_claim_decisions_offline_are_drawn_and_sent(page, live_server, log_in, analyst, seed_articles, nlp):
-    extraction.pretag_many(seed_articles[:1], nlp=nlp)
-    article = seed_articles[0]
+def test_claim_decisions_offline_are_drawn_and_sent(page, live_server, log_in, analyst, pretagged):
+    article = pretagged
     log_in("alice")
     page.goto(f"{live_server.url}{article.get_absolute_url()}")
     page.context.set_offline(True)
@@ -354,11 +357,10 @@ def test_claim_decisions_offline_are_drawn_and_sent(page, live_server, log_in, a
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_decision_whose_answer_was_lost_is_sent_again_and_applied_once(
-        page, live_server, log_in, analyst, seed_articles, nlp):
+        page, live_server, log_in, analyst, pretagged):
     """The request reaches the server, which applies it, but the answer never comes back: the
     page queues it with the same key, sends it again, and the server answers from its record."""
-    extraction.pretag_many(seed_articles[:1], nlp=nlp)
-    article = seed_articles[0]
+    article = pretagged
     mention = _suggestions(article, 1)[0]
     log_in("alice")
     page.goto(f"{live_server.url}{article.get_absolute_url()}")
@@ -410,9 +412,8 @@ def test_confirm_all_and_submit_offline(page, live_server, log_in, analyst, arti
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_the_queue_survives_closing_the_browser(page, browser, live_server, log_in, analyst, seed_articles, nlp):
-    extraction.pretag_many(seed_articles[:1], nlp=nlp)
-    article = seed_articles[0]
+def test_the_queue_survives_closing_the_browser(page, browser, live_server, log_in, analyst, pretagged):
+    article = pretagged
     mentions = _suggestions(article, 2)
     _open_offline(page, live_server, log_in, article)
     for mention in mentions:
