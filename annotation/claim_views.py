@@ -148,9 +148,12 @@ def add_claim(request: HttpRequest, article_id: int) -> HttpResponse:
 @permission_required("annotation.view_claim", raise_exception=True)
 @layers.in_layer
 def claim_links(request: HttpRequest, claim_id: int) -> HttpResponse:
-    """The selected claim's links and the candidates to link it to (a fragment of the panel)."""
+    """The selected claim's links and the candidates to link it to (a fragment of the panel),
+    swapped in by its id when it arrives: the panel asked for may have been replaced meanwhile
+    (a quicker answer for another claim)."""
     claim = get_object_or_404(Claim.objects.select_related("article"), pk=claim_id)
-    return TemplateResponse(request, f"{PAGE}#claim-links", links_context(request, claim))
+    return TemplateResponse(request, f"{PAGE}#claim-links",
+                            {**links_context(request, claim), "claim_links_oob": True})
 
 
 def links_context(request: HttpRequest, claim: Claim | None,

@@ -16,6 +16,7 @@
   // Which layer the keys act on: "entities" (the marks) or "claims" (t switches).
   var layer = "entities";
   var focusedClaim = null, claimIndex = 0, candidateIndex = 0, lastSelection = null;
+  var reloads = 0;  // of the links panel for the focused claim (see showClaimActions)
 
   function marks() { return Array.prototype.slice.call(text.querySelectorAll("mark.mark")); }
 
@@ -135,13 +136,24 @@
       if (panel.elements.credibility) panel.elements.credibility.value = row.dataset.credibility;
       panel.dataset.version = row.dataset.version;
     }
-    if (reload) candidateIndex = 0;
+    if (reload) { candidateIndex = 0; reloads = 0; }
     var links = document.getElementById("claim-links");
     if (links && links.dataset.claim !== row.dataset.claim && panel.dataset.loading !== row.dataset.claim) {
       panel.dataset.loading = row.dataset.claim;
-      var loaded = function () { delete panel.dataset.loading; };  // or not: offline, say
-      htmx.ajax("GET", claimUrl(row.dataset.claim, "links"), { target: "#claim-links", swap: "outerHTML" })
-        .then(loaded, loaded);
+      var failed = function () { delete panel.dataset.loading; };  // offline, say
+      var loaded = function () {
+        failed();
+        // Moved on to another claim while this one loaded, and its answer came after the
+        // other's: once htmx is done with this one, load the claim now focused again.
+        setTimeout(function () {
+          var now = focusedClaim && document.getElementById("claim-row-" + focusedClaim);
+          var shown = document.getElementById("claim-links");
+          if (now && shown && shown.dataset.claim !== focusedClaim && panel.dataset.loading === undefined &&
+              reloads++ < 3) showClaimActions(now, false);
+        }, 0);
+      };
+      htmx.ajax("GET", claimUrl(row.dataset.claim, "links"), { target: "#claim-links", swap: "none" })
+        .then(loaded, failed);
     }
     showCandidate();
   }

@@ -297,8 +297,45 @@
     applyOther(decision);
   }
 
-  // Every other decision (resizing, links, confirming all, ...) is marked on what it acts on and
-  // drawn by the server once sent.
+  // A link from the claim shown in the links panel to a candidate: listed among its sources;
+  // an unlink: struck out there.
+  var RELATIONS = { corroborates: "Corroborates", contradicts: "Contradicts", same: "Same claim" };
+
+  function applyLink(decision, params) {
+    var panel = document.getElementById("claim-links");
+    if (!panel || panel.dataset.claim !== decision.id) return;
+    if (decision.action === "link") {
+      var candidate = panel.querySelector(".candidate[data-other=\"" + params.get("other") + "\"]");
+      var sources = panel.querySelector("ul.sources");
+      if (!candidate || !sources) return;
+      var entry = document.createElement("li"), relation = document.createElement("span");
+      entry.className = "link link-" + params.get("relation") + " is-pending";
+      relation.className = "relation";
+      relation.textContent = RELATIONS[params.get("relation")] || params.get("relation");
+      entry.append(relation, ": ", candidate.querySelector("a").cloneNode(true), " (waiting)");
+      sources.append(entry);
+      candidate.remove();
+    } else {
+      var unlink = panel.querySelector(".unlink[data-link=\"" + params.get("link") + "\"]");
+      if (unlink) unlink.closest("li").classList.add("is-deleted", "is-pending");
+    }
+  }
+
+  // A new claim: listed, waiting, with the text selected for it.
+  function applyAddClaim(params) {
+    var list = document.querySelector(".claim-list"), text = document.getElementById("article-text");
+    var start = Number(params.get("start")), end = Number(params.get("end"));
+    if (!list || !text || !(end > start)) return;
+    var row = document.createElement("li"), said = document.createElement("span");
+    row.className = "claim-row is-confirmed is-pending";
+    said.className = "claim-text";
+    said.textContent = text.textContent.slice(start, end);
+    row.append(said, " · added, waiting");
+    list.prepend(row);
+  }
+
+  // Every other decision (resizing, confirming all, ...) is marked on what it acts on and drawn
+  // by the server once sent.
   function applyOther(decision) {
     var prefix = decision.kind === "claim" ? "claim" : "mention";
     markPending(document.getElementById(prefix + "-" + decision.id), decision.action);
@@ -362,14 +399,17 @@
       var element = document.getElementById(prefix + "-" + decision.id);
       // A resize moves text between the mark and its neighbours: what holds them is kept.
       var holder = decision.action === "resize" && element && element.parentElement.id;
-      snapshot(item, [holder || prefix + "-" + decision.id, prefix + "-row-" + decision.id]);
+      snapshot(item, [holder || prefix + "-" + decision.id, prefix + "-row-" + decision.id, "claim-links"]);
     }
     if (decision.kind === "mention") applyMention(decision, params);
     else if (decision.kind === "mention-link") applyOther({ kind: "mention", id: decision.id, action: "link" });
     else if (decision.kind === "claim" && /^(confirm|reject|delete)$/.test(decision.action)) applyClaim(decision);
     else if (decision.kind === "claim" && /^(speaker|cue|grade)$/.test(decision.action)) {
       applyClaimDetail(decision, params);
-    }
+    } else if (decision.kind === "claim" && /^(link|unlink)$/.test(decision.action)) {
+      applyLink(decision, params);
+      applyOther(decision);
+    } else if (decision.action === "claims/add") applyAddClaim(params);
     else if (decision.action === "mentions/add") applyAdd(params, item.key);
     else if (decision.action === "confirm-all") applyConfirmAll(params);
     else if (decision.action === "submit") markPending(document.getElementById("article-status"), "submit");

@@ -8,7 +8,7 @@ from django.contrib.sessions.models import Session
 from playwright.sync_api import expect
 
 from annotation import decisions, extraction, review
-from annotation.models import Claim, Event, IdempotencyRecord, Mention
+from annotation.models import Claim, ClaimLink, Event, IdempotencyRecord, Mention
 from corpus.models import Article
 from tests.browser.test_workbench import article, mention  # noqa: F401 - a fixture
 
@@ -323,17 +323,26 @@ def test_a_keyboard_pass_offline_ends_as_it_would_have_online(page, live_server,
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_claim_decisions_offline_are_drawn_and_sent(page, live_server, log_in, analyst, pretagged):
-    article = pretagged
+def test_claim_decisions_offline_are_drawn_and_sent(page, live_server, log_in, analyst, seed_articles, nlp):
+    extraction.pretag_many(seed_articles, nlp=nlp)  # claims in other articles: candidates to link
+    article = seed_articles[0]
     log_in("alice")
     page.goto(f"{live_server.url}{article.get_absolute_url()}")
-    page.context.set_offline(True)
     keys = page.keyboard
     focused = "() => document.getElementById('annotation').dataset.focusedClaim"
     keys.press("t")  # the claims layer
-    keys.press("j")
+    for _ in range(article.claims.count()):  # the first claim with a candidate to link to
+        keys.press("j")
+        panel = page.locator(f"#claim-links[data-claim='{page.evaluate(focused)}']")  # loaded online
+        expect(panel).to_be_attached()
+        if panel.locator(".candidate").count():
+            break
     first = Claim.objects.get(pk=page.evaluate(focused))
+    other = int(panel.locator(".candidate").first.get_attribute("data-other"))
+    page.context.set_offline(True)
     keys.press("c")
+    keys.press("+")  # corroborated by the first candidate
+    expect(page.locator("#claim-links .sources .link-corroborates.is-pending")).to_contain_text("Corroborates")
     keys.press("j")
     second = Claim.objects.get(pk=page.evaluate(focused))
     keys.press("x")
@@ -342,16 +351,19 @@ def test_claim_decisions_offline_are_drawn_and_sent(page, live_server, log_in, a
     keys.press("o")  # on second thoughts: the article's own voice, which confirms it
     expect(page.locator(f"#claim-row-{second.pk} .claim-speaker")).to_have_text("the article itself")
     expect(page.locator(f"#claim-row-{second.pk} .claim-status")).to_have_text("Confirmed · waiting")
-    expect(page.locator("#sync-status")).to_have_text("offline, 3 changes waiting")
+    expect(page.locator("#sync-status")).to_have_text("offline, 4 changes waiting")
 
     page.context.set_offline(False)
     expect(page.locator("#sync-status")).to_be_hidden(timeout=15_000)
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.status, second.status, second.speaker) == (Claim.Status.CONFIRMED, Claim.Status.CONFIRMED, "")
-    assert list(Event.objects.filter(action__in=["claim.confirm", "claim.reject", "claim.speaker"])
-                .order_by("pk").values_list("action", "subject_id")) == [
-        ("claim.confirm", first.pk), ("claim.reject", second.pk), ("claim.speaker", second.pk)]
+    assert ClaimLink.objects.filter(relation="corroborates").values_list("claim_id", "other_id").get() in (
+        (first.pk, other), (other, first.pk))
+    events = list(Event.objects.filter(action__in=["claim.confirm", "claim.reject", "claim.speaker", "claim.link"])
+                  .order_by("pk").values_list("action", "subject_id"))
+    assert [action for action, _ in events] == ["claim.confirm", "claim.link", "claim.reject", "claim.speaker"]
+    assert [subject for _, subject in events[::2]] == [first.pk, second.pk]
 
 
 @pytest.mark.browser
