@@ -168,7 +168,7 @@ def _reader(batch: ImportBatch) -> reading.Reader:
 
 def _store_chunk(batch: ImportBatch, chunk: list[reading.Ready], tally: _Tally, seen: set[str],
                  labels: "_LabelMap") -> None:
-    candidates, spans = {}, {}  # text hash → _Ready, and → its pre-annotations, for rows new to this run
+    candidates, spans = {}, {}  # text hash → Ready, and → its pre-annotations, for rows new to this run
     for ready in chunk:
         row = ready.row
         tally.rows += 1

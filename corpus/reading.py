@@ -6,14 +6,15 @@ process of its own, which streams chunks back while the storing process writes t
 the two share the machine's cores, where a thread would share one interpreter lock. A small
 import is read in place, as starting a process costs more than it would save.
 
-    chunks = Reader(files, size=1000, fetch=...)   # files: [(name, Path or None)]
-    for chunk in chunks: ...                       # lists of Ready, in the files' order
+    chunks = Reader(files, size=1000, fetch=..., total_bytes=...)  # files: [(name, Path or None)]
+    for chunk in chunks: ...                                      # lists of Ready, in order
     chunks.close()
 
-The reading process is spawned (no fork of a threaded worker) and imports no Django: it gets the
-import limits as arguments, and leaves pre-annotated claims out (claims are read, with Django's
-models, only by `import_articles --confirmed`, which reads in place). It stops when its parent
-dies, and its errors are raised in the parent.
+The reading process is a fresh interpreter (`python -m corpus.reading`: nothing of a threaded
+worker is copied into it) and imports no Django: it gets the import limits from its parent, and
+leaves pre-annotated claims out (claims are read, with Django's models, only by
+`import_articles --confirmed`, which reads in place). It stops when its input ends (its parent
+closed it, or died), and its errors are raised in the parent.
 """
 
 import contextlib
