@@ -666,14 +666,17 @@
     });
   });
 
+  var lastItems = [];  // as last read, for a status shown between two reads
+
   function showStatus(items) {
     var status = document.getElementById("sync-status");
     if (!status) return;
+    items = lastItems = items || lastItems;
     var text = "";
     if (!navigator.onLine) text = "offline, " + waiting + (waiting === 1 ? " change" : " changes") + " waiting";
     else if (needsLogin) text = "log in again to send " + waiting + (waiting === 1 ? " change" : " changes");
     else if (waiting) text = "sending " + waiting + (waiting === 1 ? " change" : " changes") + "…";
-    var troubled = (items || []).filter(function (item) { return item.state !== "waiting"; }).length;
+    var troubled = items.filter(function (item) { return item.state !== "waiting"; }).length;
     if (troubled) text += (text ? "; " : "") + troubled + (troubled === 1 ? " change needs" : " changes need") + " you";
     status.textContent = text;
     status.hidden = !text;
