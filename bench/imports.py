@@ -20,7 +20,7 @@ a child process of its own, so nothing carries over from one size to the next. M
   beforehand) sent with one COPY, psycopg and no Django, into a plain table with the article's
   columns and no index or constraint: what the database itself takes to take the data in. Run
   before and after the in-process store; the mean is used.
-- pre-tag: the stored batch's articles enqueued as the import enqueues them (messages of 16 ids)
+- pre-tag: the stored batch's articles enqueued as the import enqueues them (messages of 50 ids)
   to P warm worker processes (bench.pretag.app_processes), timed from the enqueue to the batch's
   status `ready`; the baseline is bare `nlp.pipe` on the same bodies in P forked
   processes (bench.pretag.baseline_processes), before and after, mean. Only the first size is
@@ -244,11 +244,14 @@ def pretag(batch, size: int, processes: int, folder: Path) -> Result:
     nlp = extraction.get_nlp()
     tokens = count_tokens(nlp, bodies)
     connections.close_all()  # before forking
-    before = bench_pretag.baseline_processes(nlp, bodies, processes)
+    from corpus.importing import PRETAG_CHUNK
+
+    # The baseline's processes take the texts in the chunks the import's jobs hold.
+    before = bench_pretag.baseline_processes(nlp, bodies, processes, PRETAG_CHUNK)
     app = bench_pretag.app_processes(ids, processes, folder / "pretag-workers.log")
     # app_processes times the enqueue to the last article's commit; the batch turns ready after.
     last = Article.objects.filter(batch=batch).aggregate(Max("updated_at"))["updated_at__max"]
-    after = bench_pretag.baseline_processes(nlp, bodies, processes)
+    after = bench_pretag.baseline_processes(nlp, bodies, processes, PRETAG_CHUNK)
     batch.refresh_from_db()
     if batch.status != ImportBatch.Status.READY:
         sys.exit(f"Pre-tagged, but the batch is {batch.status!r}, not ready.")
