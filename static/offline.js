@@ -39,7 +39,9 @@
   function withStore(mode, work) {
     return openDb().then(function (db) {
       return new Promise(function (resolve, reject) {
-        var transaction = db.transaction(STORE, mode);
+        // Writes are flushed to disk before they count as done: a queued decision survives a
+        // crash of the browser, not only a reload.
+        var transaction = db.transaction(STORE, mode, mode === "readwrite" ? { durability: "strict" } : {});
         var result = work(transaction.objectStore(STORE));
         transaction.oncomplete = function () { db.close(); resolve(result && result.result !== undefined ? result.result : result); };
         transaction.onerror = function () { db.close(); reject(transaction.error); };
@@ -419,6 +421,7 @@
   // ---- taking decisions while offline ----------------------------------------------------------
 
   var waiting = 0;  // decisions in the queue for this user (any article)
+  var writing = 0, written = Promise.resolve();  // decisions on their way into the queue
 
   function queue(config) {
     var decision = describe(config.path);
@@ -432,11 +435,14 @@
       article: decision && decision.kind === "article" ? decision.id : articleId(),
       page: location.pathname, what: whatOf(config), state: "waiting", queued: new Date().toISOString()
     };
-    waiting += 1;
+    writing += 1;
     apply(item);
-    showStatus();
-    say("Kept in this browser: " + item.what + ". It is sent when the connection is back.");
-    return putItem(item).then(refreshCount).then(function () {
+    // The count in the top bar, and the message, come once the decision is stored for good.
+    return written = putItem(item).then(function () {
+      writing -= 1;
+      say("Kept in this browser: " + item.what + ". It is sent when the connection is back.");
+      return refreshCount();
+    }).then(function () {
       if (navigator.onLine) replay();  // behind others still waiting: sent after them
     });
   }
@@ -463,7 +469,7 @@
     var decision = config && config.verb !== "get" && describe(config.path);
     if (!decision) return;
     // Offline, or behind decisions still waiting: queue it, so the order holds.
-    if (navigator.onLine && waiting === 0 && !needsLogin) return;
+    if (navigator.onLine && waiting === 0 && writing === 0 && !needsLogin) return;
     event.preventDefault();
     if (decision.action === "undo") undoOffline(config, decision.id);
     else if (decision.action === "submit") submitOffline(config);
@@ -485,7 +491,7 @@
   // Undo while decisions wait: the last one waiting for this article is taken back from the
   // queue and from the page, and nothing is sent; with none waiting, the undo itself waits.
   function undoOffline(config, article) {
-    allItems().then(function (items) {
+    written.then(allItems).then(function (items) {
       var last = items.filter(function (item) {
         return item.state === "waiting" && item.article === article;
       }).pop();
