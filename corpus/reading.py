@@ -83,10 +83,14 @@ class Reader:
 
 def _rows(files: list[File], fetch: Callable[[int], bytes] | None, *, claims: bool) -> Iterator[formats.Row]:
     for index, (name, path) in enumerate(files):
-        if path is not None:
-            yield from formats.parse_file(path, name=name, claims=claims)
-        else:
-            yield from formats.parse_bytes(fetch(index), name=name, claims=claims)
+        yield from _parsed(name, path if path is not None else fetch(index), claims=claims)
+
+
+def _parsed(name: str, content: Path | str | bytes, *, claims: bool) -> Iterator[formats.Row]:
+    """One file's rows, from its path on disk or from its bytes (a kept upload)."""
+    if isinstance(content, bytes):
+        return formats.parse_bytes(content, name=name, claims=claims)
+    return formats.parse_file(Path(content), name=name, claims=claims)
 
 
 class _Apart:
@@ -175,10 +179,7 @@ def _read_apart() -> None:
         for index, name in enumerate(names):
             content = pickle.load(given)  # EOFError: the parent closed or died; so do we
             send(("started", index))
-            if isinstance(content, str):
-                yield from formats.parse_file(Path(content), name=name, claims=False)
-            else:
-                yield from formats.parse_bytes(content, name=name, claims=False)
+            yield from _parsed(name, content, claims=False)
 
     try:
         for chunk in prepared(rows(), size):
