@@ -59,8 +59,12 @@ test-browser: install-test
 evaluate: install
 	$(BIN)/python manage.py evaluate ../shared/gold/seeds.jsonl
 
+## Every benchmark of the README's Performance section (about 40 minutes on 2 cores).
 bench: install
-	$(BIN)/python bench/pretag.py
+	$(BIN)/python -m bench.imports --articles 10000 --skip-pretag
+	$(BIN)/python bench/pretag.py --processes 2
+	$(BIN)/python -m bench.pages
+	$(BIN)/python -m bench.load
 	$(BIN)/python bench/workbench.py
 
 clean:

@@ -174,18 +174,29 @@ class ClaimSummary:
         return self.claim.get_credibility_display() if self.claim.credibility else ""
 
 
-def summaries(claims: list[Claim]) -> list[ClaimSummary]:
-    """One summary a claim, in the order given, in two queries whatever their number."""
+def summaries(claims: list[Claim], *, loaded: bool = False) -> list[ClaimSummary]:
+    """One summary a claim, in the order given, in at most three queries whatever their number:
+    the claims with their outlets and speakers (none when `loaded`: the caller read them with
+    their article, its source, speaker_mention__entity and graded_by), their links, and the
+    claims at the other end of those links (none when there are no links)."""
+    if not claims:
+        return []
     ids = [claim.pk for claim in claims]
-    loaded = (Claim.objects.filter(pk__in=ids).select_related(*_SOURCES, "graded_by")
-              .defer("article__text"))
-    by_id = {claim.pk: ClaimSummary(claim, [_outlet(claim)]) for claim in loaded}
+    if not loaded:
+        claims = (Claim.objects.filter(pk__in=ids).select_related(*_SOURCES, "graded_by")
+                  .defer("article__text"))
+    by_id = {claim.pk: ClaimSummary(claim, [_outlet(claim)]) for claim in claims}
     outlets = {pk: {_outlet_key(summary.claim)} for pk, summary in by_id.items()}
-    links = (ClaimLink.objects.filter(Q(claim_id__in=ids) | Q(other_id__in=ids))
-             .select_related("created_by", *(f"{side}__{path}" for side in ("claim", "other")
-                                              for path in _SOURCES))
-             .defer("claim__article__text", "other__article__text").order_by("created_at", "pk"))
+    # The links alone first (most claims have none): joining every side's outlet and speaker
+    # into this query cost more to build than the page's own.
+    links = list(ClaimLink.objects.filter(Q(claim_id__in=ids) | Q(other_id__in=ids))
+                 .select_related("created_by").order_by("created_at", "pk"))
+    ends = {pk for link in links for pk in (link.claim_id, link.other_id)} - by_id.keys()
+    others = {claim.pk: claim for claim in Claim.objects.filter(pk__in=ends)
+              .select_related(*_SOURCES).defer("article__text")} if ends else {}
+    others |= {pk: summary.claim for pk, summary in by_id.items()}
     for link in links:
+        link.claim, link.other = others[link.claim_id], others[link.other_id]
         for mine, other in ((link.claim_id, link.other), (link.other_id, link.claim)):
             summary = by_id.get(mine)
             if summary is None:

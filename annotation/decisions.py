@@ -5,6 +5,7 @@ article along its workflow and records an Event (who, when, before, after), all 
 transaction. Views call these functions and render what changed; nothing else writes mentions.
 """
 
+import contextlib
 import uuid
 
 from django.db import transaction
@@ -67,7 +68,7 @@ def relabel(mention_id: int, label: Label, *, version: int, by) -> Mention:
 
 def resize(mention_id: int, *, edge: str, grow: bool, version: int, by) -> Mention:
     """Move the start or end edge one token outwards (grow) or inwards; confirms the mention."""
-    with transaction.atomic():
+    with _transaction():
         mention = _locked(mention_id, version)
         start, end = article_text.resized(mention.article.text, mention.start, mention.end,
                                           edge=edge, grow=grow)
@@ -142,9 +143,8 @@ def confirm_all(article_id: int, label: Label, *, seen: dict[int, int], by) -> l
                   article=article, actor=by, before=before, after={**m.snapshot(), "group": group})
             for m, before in confirmed)
         others = list(article.mentions.live().select_related("entity", "label"))
-        for mention, _ in confirmed:
-            _learn(mention, before_status=Mention.Status.SUGGESTED, by=by, article_mentions=others,
-                   relink=False)
+        learning.record_many([m for m, _ in confirmed], Mention.Status.CONFIRMED)
+        linking.link_many([m for m, _ in confirmed], by=by, article_mentions=others)
         if confirmed:
             claim_decisions.relink_speakers(article.pk)
             start_work(article, by=by)
@@ -226,14 +226,23 @@ def _fields(snapshot: dict, labels: dict[str, Label]) -> dict:
             "model_label": snapshot.get("model_label", "")}
 
 
+def _transaction():
+    """A decision on one mention is one transaction. Inside a request's own (an idempotent
+    view's) it needs no savepoint: every refusal is raised before anything is written, and any
+    other error rolls the whole request back."""
+    if transaction.get_connection().in_atomic_block:
+        return contextlib.nullcontext()
+    return transaction.atomic()
+
+
 EDITABLE = (Article.Status.NEW, Article.Status.PRETAGGED, Article.Status.IN_PROGRESS,
             Article.Status.RETURNED)
 
 
 def _locked(mention_id: int, version: int) -> Mention:
+    # Who decided last is read only to say so when the version is stale.
     mention = Mention.objects.select_for_update(of=("self",)).select_related(
-        "label", "article", "decided_by").get(
-        pk=mention_id)
+        "label", "article").get(pk=mention_id)
     refuse_unless_editable(mention.article, mention)
     if mention.version != version:
         raise StaleVersion(mention)
@@ -258,34 +267,41 @@ def refuse_unless_editable(article: Article, current=None, *,
 
 
 def _change(mention_id: int, action: str, *, version: int, by, **changes) -> Mention:
-    with transaction.atomic():
+    with _transaction():
         return _apply(_locked(mention_id, version), action, by=by, **changes)
 
 
 def _apply(mention: Mention, action: str, *, by, **changes) -> Mention:
     before = mention.snapshot()
     _set(mention, by=by, **changes)
-    if mention.status != Mention.Status.REJECTED:
+    stood = before["status"] != Mention.Status.REJECTED
+    moved = (before["start"], before["end"]) != (mention.start, mention.end)
+    # Standing mentions never overlap: one that stood and keeps its span cannot overlap now.
+    if mention.status != Mention.Status.REJECTED and (moved or not stood):
         _refuse_overlap(mention)
     mention.save()
     Event.record(action, mention, article=mention.article, actor=by, before=before,
                  after=mention.snapshot())
-    _learn(mention, before_status=before["status"], by=by)
+    _learn(mention, before_status=before["status"], by=by,
+           spans=[(before["start"], before["end"]), (mention.start, mention.end)])
     start_work(mention.article, by=by)
     return mention
 
 
 def _learn(mention: Mention, *, before_status: str, by, article_mentions=None,
-           relink: bool = True) -> None:
+           relink: bool = True, spans=None) -> None:
     """Each decision links the mention to its entity, teaches the pre-tagger and points the
-    claims spoken there at it (or away from it); `relink=False` leaves that to the caller."""
+    claims spoken there at it (or away from it); `relink=False` leaves that to the caller.
+    `spans` are where the mention was and is, if not only where it is."""
     from annotation import claim_decisions
 
     if mention.status != before_status:
         learning.record(mention, mention.status)
     linking.link(mention, by=by, article_mentions=article_mentions)
     if relink:
-        claim_decisions.relink_speakers(mention.article_id)
+        # Kept on the mention: the answer redraws the claims only when a speaker changed.
+        mention.relinked = claim_decisions.relink_speakers(
+            mention.article_id, around=spans or [(mention.start, mention.end)])
 
 
 def _set(mention: Mention, *, by, **changes) -> None:

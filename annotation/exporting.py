@@ -22,6 +22,8 @@ Articles are named across databases by `text_hash` (sha256 of the normalised tex
 primary key: a link names the other claim as (article text_hash, start, end).
 """
 
+from __future__ import annotations
+
 import csv
 import hashlib
 import io
@@ -29,17 +31,19 @@ import json
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-import spacy
 from django.db.models import F, Prefetch
 from django.db.models.functions import Substr
 from django.utils import timezone
-from spacy.language import Language
-from spacy.tokens import Doc, DocBin, Span
 
 from annotation.models import Claim, ClaimLink, Credibility, Mention
 from corpus.models import Article
+
+if TYPE_CHECKING:  # spaCy is imported by the spaCy exports only: the web process does without it
+    from spacy.language import Language
+    from spacy.tokens import Doc, DocBin, Span
 
 ANNO_CONTEXT = "http://www.w3.org/ns/anno.jsonld"
 LDP_CONTEXT = "http://www.w3.org/ns/ldp.jsonld"
@@ -444,6 +448,8 @@ class Misaligned:
 def blank_nlp() -> Language:
     """The tokenizer of spacy.blank("en"), no pipeline: the web process never loads a model.
     A new one for each export, so its string store does not grow for the life of the process."""
+    import spacy
+
     return spacy.blank("en")
 
 
@@ -538,6 +544,8 @@ def _disjoint(spans: list[Span]) -> list[Span]:
 def docbin_shards(docs: Iterable[Doc], *, shard_size: int | None = None) -> Iterator[DocBin]:
     """DocBins of `shard_size` docs each (all in one when None), at least one even when there are
     no docs. Only one shard is held in memory at a time."""
+    from spacy.tokens import DocBin
+
     shard, yielded = DocBin(store_user_data=True), False
     for doc in docs:
         shard.add(doc)

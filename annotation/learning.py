@@ -8,10 +8,12 @@ Both are data an admin can see and edit (Entities, Suppressed suggestions in the
 """
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 
-from django.db import transaction
-from django.db.models import Count, F, Max
+from django.db import connection
+from django.db.models import Count, Max
+from django.utils import timezone
 
 from annotation.linking import normalise_name
 from annotation.models import Entity, Mention, SuppressedSuggestion
@@ -49,22 +51,40 @@ def without_suppressed(found: list, knowledge: Knowledge) -> list:
 
 def record(mention: Mention, status: str) -> None:
     """Count a confirmation or a rejection of this text with this label."""
-    if status not in (Mention.Status.CONFIRMED, Mention.Status.REJECTED):
+    record_many([mention], status)
+
+
+def record_many(mentions: list[Mention], status: str) -> None:
+    """Count a confirmation or a rejection of each mention's text with its label, all in one
+    statement: a pair is suppressed once rejected `SuppressedSuggestion.REJECTIONS` times and
+    never confirmed, unless an admin pinned it."""
+    if status not in (Mention.Status.CONFIRMED, Mention.Status.REJECTED) or not mentions:
         return
-    with transaction.atomic():
-        row, _ = SuppressedSuggestion.objects.select_for_update().get_or_create(
-            text=normalise_name(mention.text)[:300], label=mention.label)
-        if status == Mention.Status.REJECTED:
-            row.rejections = F("rejections") + 1
-        else:
-            row.confirmations = F("confirmations") + 1
-        row.save(update_fields=["rejections", "confirmations", "updated_at"])
-        row.refresh_from_db(fields=["rejections", "confirmations"])
-        if not row.pinned:
-            active = row.rejections >= SuppressedSuggestion.REJECTIONS and not row.confirmations
-            if active != row.active:
-                row.active = active
-                row.save(update_fields=["active", "updated_at"])
+    rejected = status == Mention.Status.REJECTED
+    pairs = Counter((normalise_name(m.text)[:300], m.label_id) for m in mentions)
+    rows = [(text, label, n if rejected else 0, 0 if rejected else n,
+             rejected and n >= SuppressedSuggestion.REJECTIONS)
+            for (text, label), n in sorted(pairs.items())]
+    table = SuppressedSuggestion._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {table} AS s (text, label_id, rejections, confirmations, active, pinned,
+                                          updated_at)
+                SELECT text, label_id, rejections, confirmations, active, false, %(now)s
+                FROM unnest(%(texts)s::text[], %(labels)s::bigint[], %(rejections)s::int[],
+                            %(confirmations)s::int[], %(active)s::boolean[])
+                     AS new (text, label_id, rejections, confirmations, active)
+                ON CONFLICT (text, label_id) DO UPDATE SET
+                    rejections = s.rejections + excluded.rejections,
+                    confirmations = s.confirmations + excluded.confirmations,
+                    active = CASE WHEN s.pinned THEN s.active
+                                  ELSE s.rejections + excluded.rejections >= %(limit)s
+                                       AND s.confirmations + excluded.confirmations = 0 END,
+                    updated_at = excluded.updated_at""",
+            {"texts": [r[0] for r in rows], "labels": [r[1] for r in rows],
+             "rejections": [r[2] for r in rows], "confirmations": [r[3] for r in rows],
+             "active": [r[4] for r in rows], "limit": SuppressedSuggestion.REJECTIONS,
+             "now": timezone.now()})
 
 
 def summary() -> dict:

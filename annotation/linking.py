@@ -17,6 +17,7 @@ analyst accepts, changes or clears. Every change records an Event.
 
 import re
 import unicodedata
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import TrigramSimilarity
@@ -74,6 +75,38 @@ def suggest(mention: Mention, *, article_mentions: list[Mention] | None = None) 
     if variant is not None:
         return Suggestion(variant, f"spelling variant of {variant.name}", certain=False)
     return Suggestion(None, "new entity", certain=True, name=mention.text)
+
+
+def link_many(mentions: list[Mention], *, by, article_mentions: list[Mention]) -> None:
+    """Link many newly confirmed mentions of one article (confirm all), in a constant number of
+    queries for the names the corpus already knows: every name is looked up at once, and the
+    links and their Events are written at once. A name no entity has yet costs a spelling
+    lookup and, if that finds nothing, the new entity."""
+    todo = [m for m in mentions if m.label.name in LINKED_LABELS and m.status == Mention.Status.CONFIRMED
+            and not (m.entity_id and m.entity.label_id == m.label_id
+                     and (normalise_name(m.text) in m.entity.keys or not _by_name_only(m)))]
+    if not todo:
+        return
+    wanted = {(m.label_id, normalise_name(m.text)) for m in [*todo, *article_mentions]}
+    known: dict[tuple[int, str], Entity | None] = dict.fromkeys(wanted)
+    for entity in (Entity.objects.filter(label_id__in={label for label, _ in wanted},
+                                         keys__overlap=sorted({key for _, key in wanted}))
+                   .order_by("-pk")):  # the oldest entity of a name last, so it wins
+        for key in entity.keys:
+            if (entity.label_id, key) in known:
+                known[(entity.label_id, key)] = entity
+    token = _known_names.set(known)
+    events = []
+    try:
+        for mention in todo:
+            suggestion = suggest(mention, article_mentions=article_mentions)
+            entity = suggestion.entity or _new_entity(suggestion.name, mention.label, by=by)
+            events.append(_link_in_memory(mention, entity, accepted=suggestion.certain,
+                                          reason=suggestion.reason, by=by))
+    finally:
+        _known_names.reset(token)
+    Mention.objects.bulk_update(todo, ["entity", "entity_accepted", "link_reason"])
+    Event.objects.bulk_create(events)
 
 
 def _towards(other: Mention, reason: str) -> Suggestion:
@@ -160,12 +193,20 @@ def merge(source: Entity, target: Entity, *, by) -> Entity:
 
 
 def _set_link(mention: Mention, entity: Entity | None, *, accepted: bool, reason: str, by) -> None:
+    event = _link_in_memory(mention, entity, accepted=accepted, reason=reason, by=by)
+    mention.save(update_fields=["entity", "entity_accepted", "link_reason"])
+    event.save()
+
+
+def _link_in_memory(mention: Mention, entity: Entity | None, *, accepted: bool, reason: str,
+                    by) -> Event:
+    """Set the link on the mention; returns its Event, both still to be saved."""
     before = {"entity": mention.entity_id, "accepted": mention.entity_accepted}
     mention.entity = entity
     mention.entity_accepted = accepted
     mention.link_reason = reason[:200]
-    mention.save(update_fields=["entity", "entity_accepted", "link_reason"])
-    Event.record("mention.link", mention, article=mention.article, actor=by, before=before,
+    return Event(action="mention.link", subject_type="mention", subject_id=mention.pk,
+                 article=mention.article, actor=by, before=before,
                  after={"entity": mention.entity_id, "accepted": accepted, "reason": reason})
 
 
@@ -177,12 +218,23 @@ def _by_name_only(mention: Mention) -> bool:
 
 def _new_entity(name: str, label, *, by) -> Entity:
     name = name.strip().lstrip("#").rstrip(".,;:!?").replace("_", " ")
-    return _by_name(normalise_name(name), label) or Entity.objects.create(
+    entity = _by_name(normalise_name(name), label) or Entity.objects.create(
         label=label, name=name, created_by=by)
+    if (known := _known_names.get()) is not None:
+        known.update({(label.pk, key): entity for key in entity.keys})
+    return entity
+
+
+# While `link_many` runs: (label id, normalised name) → the entity of that name, or None when
+# there is none; the names it did not look up are read from the database.
+_known_names: ContextVar[dict | None] = ContextVar("linking_known_names", default=None)
 
 
 def _by_name(normalised: str, label) -> Entity | None:
     """The entity with this name or alias (compared normalised, through an indexed array)."""
+    known = _known_names.get()
+    if known is not None and (label.pk, normalised) in known:
+        return known[(label.pk, normalised)]
     return Entity.objects.filter(label=label, keys__contains=[normalised]).order_by("pk").first()
 
 

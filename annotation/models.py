@@ -6,9 +6,9 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Func, Q
 from django.db.models.functions import Coalesce
-from django.urls import reverse
 
 from annotation import layers
+from config.links import url_for
 from corpus.models import Source
 
 # The Admiralty code's grades: a source's reliability (A–F), a claim's credibility (1–6).
@@ -112,7 +112,7 @@ class Entity(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
-        return reverse("annotation:entity_detail", args=[self.pk])
+        return url_for("annotation:entity_detail", self.pk)
 
     @property
     def names(self) -> list[str]:
@@ -148,7 +148,8 @@ class MentionQuerySet(models.QuerySet):
         return list(self.values_list("label_id", "status").annotate(n=models.Count("pk")).order_by())
 
     def for_page(self) -> "MentionQuerySet":
-        return self.select_related("label", "entity").order_by("start", "end")
+        """In text order, with their entities; the page gives them their labels."""
+        return self.select_related("entity").order_by("start", "end")
 
 
 class Mention(models.Model):
@@ -196,7 +197,7 @@ class Mention(models.Model):
     every_layer = MentionQuerySet.as_manager()
 
     class Meta:
-        ordering = ["article", "start"]
+        ordering = ["article_id", "start"]  # by id: "article" would join the articles to sort
         indexes = [models.Index(fields=["article", "start"])]
         constraints = [
             models.CheckConstraint(condition=Q(end__gt=F("start")), name="mention_not_empty"),
@@ -281,7 +282,7 @@ class Claim(models.Model):
     every_layer = ClaimQuerySet.as_manager()
 
     class Meta:
-        ordering = ["article", "start"]
+        ordering = ["article_id", "start"]
         permissions = [("grade_claim", "Can grade claims' credibility and speakers' and outlets' "
                                        "reliability")]
         # No text index: candidate ranking scores claims without one, and a trigram index on long
@@ -300,7 +301,7 @@ class Claim(models.Model):
         return f"{self.text[:60]} ({self.speaker or 'article'}) {self.start}:{self.end}"
 
     def get_absolute_url(self) -> str:
-        return reverse("annotation:claim_detail", args=[self.pk])
+        return url_for("annotation:claim_detail", self.pk)
 
     def mentions_inside(self) -> MentionQuerySet:
         """The standing mentions within its span: the entities and figures it carries."""

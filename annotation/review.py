@@ -307,6 +307,11 @@ def adjudicate(article_id: int, choices: dict[int, str], *, by) -> Article:
         missing = [n for n in range(len(comparison.differences)) if choices.get(n) not in ("a", "b", "neither")]
         if missing:
             raise Refused(f"Choose a side for every difference ({len(missing)} left).")
+        empty = [n + 1 for n, d in enumerate(comparison.differences)
+                 if choices[n] != "neither" and getattr(d, choices[n]) is None]
+        if empty:
+            raise Refused(f"Difference {empty[0]} has nothing on the side chosen: keep the other "
+                          "side, or neither.")
         first, second = comparison.layers
         chosen = [getattr(d, choices[n]) for n, d in enumerate(comparison.differences)
                   if choices[n] != "neither"]
@@ -323,8 +328,8 @@ def adjudicate(article_id: int, choices: dict[int, str], *, by) -> Article:
         _adjudicate_rows(article, Claim.objects.filter(article=article), final_claims, by=by,
                          make=lambda s: _claim_like(article, (second if (s.start, s.end) in from_second
                                                               else first).claim_at.get((s.start, s.end)), s))
-        for mention in mentions:  # entity links follow by rule, as the system's doing
-            linking.link(mention, by=None, article_mentions=mentions)
+        # Entity links follow by rule, as the system's doing.
+        linking.link_many(mentions, by=None, article_mentions=mentions)
         claim_decisions.relink_speakers(article.pk)
         Event.record("article.adjudicate", article, article=article, actor=by,
                      after={"mentions": len(final), "claims": len(final_claims),

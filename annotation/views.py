@@ -12,7 +12,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Case, CharField, F, Func, Q, QuerySet, Value, When
 from django.db.models.functions import Greatest, Substr
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -127,7 +127,7 @@ def relabel_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
     label = Label.objects.filter(name=request.POST.get("label", "")).first()
     if label is None:
         return _invalid("Choose one of the labels.")
-    return _on_mention(request, mention_id, decisions.relabel, label, layers=True)
+    return _on_mention(request, mention_id, decisions.relabel, label, layers=PANEL)
 
 
 @decision_view("annotation.change_mention")
@@ -155,7 +155,7 @@ def add_mention(request: HttpRequest, article_id: int) -> HttpResponse:
     if label is None:
         return _invalid("Choose one of the labels.")
     return _on_article(request, article, lambda: decisions.add(article.pk, start, end, label,
-                                                               by=request.user))
+                                                               by=request.user), layers=TEXT)
 
 
 @decision_view("annotation.change_mention")
@@ -191,42 +191,62 @@ def submit_article(request: HttpRequest, article_id: int) -> HttpResponse:
     return _respond(request, article, message="Submitted for review. Thank you.", layers=True)
 
 
-def _on_mention(request: HttpRequest, mention_id: int, decide, *args, layers: bool = False, **kwargs):
-    mention = get_object_or_404(Mention.objects.select_related("article"), pk=mention_id)
+def _on_mention(request: HttpRequest, mention_id: int, decide, *args, layers: bool | str = False,
+                **kwargs):
     try:
         version = int(request.POST["version"])
     except (KeyError, ValueError):
         return _invalid("A decision needs the version of the mention it was based on.")
     status, message = HTTPStatus.OK, ""
     try:
-        mention = decide(mention.pk, *args, version=version, by=request.user, **kwargs)
+        # The decision reads the mention and its article, locked: they are current after it.
+        mention = decide(mention_id, *args, version=version, by=request.user, **kwargs)
+    except Mention.DoesNotExist:
+        raise Http404("No such mention.") from None
     except decisions.Refused as refused:
         status, message = HTTPStatus.CONFLICT, str(refused)
-        mention = refused.current or mention
+        mention = refused.current or get_object_or_404(Mention.objects.select_related("article"),
+                                                       pk=mention_id)
         layers = layers or refused.current is None
-    return _respond(request, mention.article, mention=mention, message=message, status=status,
-                    layers=layers)
+        return _respond(request, mention.article, mention=mention, message=message, status=status,
+                        layers=layers)
+    if layers == PANEL and getattr(mention, "relinked", 0):
+        layers = True  # a claim's speaker changed: its row and the text's claims are redrawn
+    return _respond(request, mention.article, mention=mention, layers=layers, fresh=True)
 
 
-def _on_article(request: HttpRequest, article: Article, decide) -> HttpResponse:
+def _on_article(request: HttpRequest, article: Article, decide, *, layers: bool | str = True
+                ) -> HttpResponse:
     status, message = HTTPStatus.OK, ""
     try:
-        decide()
+        decided = decide()
     except decisions.Refused as refused:
         status, message = HTTPStatus.CONFLICT, str(refused)
-    return _respond(request, article, message=message, status=status, layers=True)
+    else:
+        if layers == TEXT and getattr(decided, "relinked", 0):
+            layers = True  # the new mention speaks a claim: the claims' list is redrawn too
+    return _respond(request, article, message=message, status=status, layers=layers)
+
+
+# A decision's answer redraws its mention's mark and row (layers False), or with PANEL its
+# mark and the whole side list (a relabel moves the row to another label's list), or with TEXT
+# the text and the side list (a new mention), or with layers True the text, both lists and the
+# counts.
+PANEL, TEXT = "panel", "text"
 
 
 def _respond(request: HttpRequest, article: Article, *, mention: Mention | None = None,
-             message: str = "", status: int = HTTPStatus.OK, layers: bool = False,
-             partial: str = "decision", **extra) -> HttpResponse:
-    article.refresh_from_db(fields=["status"])
+             message: str = "", status: int = HTTPStatus.OK, layers: bool | str = False,
+             partial: str = "decision", fresh: bool = False, **extra) -> HttpResponse:
+    if not fresh:  # `fresh`: the article was read, locked, by the decision itself
+        article.refresh_from_db(fields=["status"])
     if not request.htmx:
         if message:
             messages.warning(request, message)
         anchor = f"#mention-row-{mention.pk}" if mention else ""
         return redirect(article.get_absolute_url() + anchor)
-    context = {**_page_context(article, text=layers), "mention": mention, "message": message, "oob": True,
+    context = {**_page_context(article, text=layers in (True, TEXT), side_list=bool(layers)),
+               "mention": mention, "message": message, "oob": True,
                "layers": layers, **extra}
     if extra.get("claim_id"):
         from annotation.claim_views import links_context
@@ -253,14 +273,16 @@ def _invalid(message: str) -> HttpResponse:
     return HttpResponse(message, status=HTTPStatus.UNPROCESSABLE_ENTITY, content_type="text/plain")
 
 
-def _page_context(article: Article, *, text: bool = True) -> dict:
-    """What the page and its fragments show; without `text`, neither the marked-up text nor the
-    side list (a decision on one mention sends back its mark, its row and the counts)."""
+def _page_context(article: Article, *, text: bool = True, side_list: bool = False) -> dict:
+    """What the page and its fragments show; without `text`, neither the marked-up text and its
+    claims nor (unless `side_list`) the list of mentions: a decision on one mention sends back
+    its mark, its row and the counts."""
     labels = list(Label.objects.all())
-    if text:
+    if text or side_list:
         mentions = list(article.mentions.for_page())
         by_label = {label.pk: LabelGroup(label, []) for label in labels}
         for mention in mentions:
+            mention.label = by_label[mention.label_id].label  # read once, with the labels
             by_label[mention.label_id].mentions.append(mention)
     else:
         mentions = []
@@ -268,14 +290,15 @@ def _page_context(article: Article, *, text: bool = True) -> dict:
         for label_id, status, count in article.mentions.status_counts():
             by_label[label_id].counts[status] = count
     claims = list(article.claims.for_page()) if text else []
-    summaries = {summary.claim.pk: summary for summary in corroboration.summaries(claims)}
+    # The claims come with their article (this one) and speakers: summaries need not read them.
+    summaries = {summary.claim.pk: summary
+                 for summary in corroboration.summaries(claims, loaded=True)}
     for claim in claims:
         claim.summary = summaries.get(claim.pk)
     return {"article": article, "labels": labels, "groups": list(by_label.values()),
             "runs": _runs(_segments(article, mentions), claims) if text else [],
             "claims": claims, "credibility_choices": Credibility.choices,
             "editable": article.status in decisions.EDITABLE and not layers.closed(article.pk),
-            "next_article": Article.objects.next_to_annotate(after=article),
             # Rows are many: their URLs and keys are put together from these, not reversed each.
             "mentions_url": _mentions_url(), "render_stamp": uuid.uuid4().hex[:12]}
 

@@ -14,12 +14,8 @@ on the DATABASE_URL server, dropped at the end) and stops by itself.
 """
 
 import argparse
-import atexit
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -34,18 +30,10 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
-    from bench.pretag import drop_bench_database, use_throwaway_database
+    from bench import inprocess
+    from bench.pretag import drop_bench_database
 
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ["DRAMATIQ_BROKER_URL"] = "stub://"  # decisions enqueue nothing; keep it in memory
-    os.environ["ALLOWED_HOSTS"] = "testserver"  # the test client's host
-    tmp = Path(tempfile.mkdtemp(prefix="sourcemark-bench-"))
-    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
-    drop_from = use_throwaway_database(tmp)
-
-    import django
-
-    django.setup()
+    drop_from = inprocess.setup()
     from django.conf import settings
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command

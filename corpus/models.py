@@ -4,8 +4,8 @@ from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
-from django.urls import reverse
 
+from config.links import url_for
 from corpus import text as article_text
 
 
@@ -92,7 +92,7 @@ class ImportBatch(models.Model):
         return f"Import {self.pk} ({self.stored} stored, {self.duplicates} duplicate, {self.failed} failed)"
 
     def get_absolute_url(self) -> str:
-        return reverse("corpus:batch_detail", args=[self.pk])
+        return url_for("corpus:batch_detail", self.pk)
 
     @property
     def finished(self) -> bool:
@@ -121,12 +121,22 @@ def search_document() -> SearchVector:
                         config="english")
 
 
+def search_query(q: str) -> SearchQuery:
+    """A web-search style query ("quoted phrase", or, -word), in the configuration `Article.search`
+    is made with."""
+    return SearchQuery(q, search_type="websearch", config="english")
+
+
 class ArticleQuerySet(models.QuerySet):
     def search(self, q: str) -> "ArticleQuerySet":
-        """Articles matching a web-search style query ("quoted phrase", or, -word), best first."""
-        query = SearchQuery(q, search_type="websearch", config="english")
-        return (self.filter(search=query)
-                .annotate(rank=SearchRank(F("search"), query)).order_by("-rank", "pk"))
+        """Articles matching a web-search style query, in no particular order (the default one
+        would have PostgreSQL walk the creation-order index instead of the full-text one)."""
+        return self.filter(search=search_query(q)).order_by()
+
+    def best_first(self, q: str) -> "ArticleQuerySet":
+        """In order of how well they match the query. Ranking reads every article it is given:
+        give it few (corpus.views.search ranks at most RANKED_AT_MOST)."""
+        return self.annotate(rank=SearchRank(F("search"), search_query(q))).order_by("-rank", "pk")
 
     def index_for_search(self) -> int:
         """Fill the full-text document of these articles where it is missing. Imports leave it
@@ -192,7 +202,9 @@ class Article(models.Model):
                                    name="article_body_bounds_ordered"),
             models.CheckConstraint(condition=~Q(text=""), name="article_text_not_empty"),
         ]
-        indexes = [GinIndex(fields=["search"], name="article_search")]
+        indexes = [GinIndex(fields=["search"], name="article_search"),
+                   # The article list's order, read page by page from any article (keyset).
+                   models.Index(fields=["created_at", "id"], name="article_created_order")]
         permissions = [
             ("review_article", "Can approve or return a submitted article"),
             ("reopen_article", "Can reopen an approved article"),
@@ -203,7 +215,7 @@ class Article(models.Model):
         return self.title
 
     def get_absolute_url(self) -> str:
-        return reverse("annotation:article_detail", args=[self.pk])
+        return url_for("annotation:article_detail", self.pk)
 
     def natural_key(self) -> tuple[str]:
         return (self.text_hash,)

@@ -3,38 +3,33 @@ from functools import partial
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
-from django.contrib.postgres.search import SearchHeadline, SearchQuery
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import TooManyFilesSent
-from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, TextField
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation.models import Assignment, Entity, Label, Mention
-from corpus import formats, importing
+from corpus import formats, importing, paging, snippets
 from corpus.models import Article, ImportBatch
 from corpus.tasks import import_batch
 
 RESULTS_PER_PAGE = 50
-# ts_headline marks each match with these private-use characters; they become <mark> tags only
-# after the snippet is escaped, so nothing in an article's text can become markup.
-START_SEL, STOP_SEL = "\ue000", "\ue001"
 
 
 @require_GET
 @login_required
 @permission_required("corpus.view_article", raise_exception=True)
 def article_list(request: HttpRequest) -> HttpResponse:
-    page = Paginator(Article.objects.with_source().defer("text"), 50).get_page(request.GET.get("page"))
+    page = paging.page_of(Article.objects.with_source().defer("text"), request.GET)
     labels = list(Label.objects.all())
-    counts = Mention.objects.label_counts([article.pk for article in page])
-    assigned = _assignees([article.pk for article in page])
-    for article in page:
+    counts = Mention.objects.label_counts([article.pk for article in page.rows])
+    assigned = _assignees([article.pk for article in page.rows])
+    for article in page.rows:
         article.label_counts = [counts.get((article.pk, label.pk), 0) for label in labels]
         article.assignees = assigned.get(article.pk, [])
     can_assign = request.user.has_perm("corpus.assign_article")
@@ -64,36 +59,54 @@ def _analysts():
 @login_required
 @permission_required("corpus.view_article", raise_exception=True)
 def search(request: HttpRequest) -> HttpResponse:
+    """Full text and filters. A query that matches few articles (`RANKED_AT_MOST`) lists them
+    best first; one that matches more lists them newest first, page by page from the last one
+    shown, and says so: ranking every match of a common word would read all of them."""
     q = request.GET.get("q", "").strip()
     labels = list(Label.objects.all())
     label = next((label for label in labels if label.name == request.GET.get("label")), None)
     status = request.GET.get("status", "") if request.GET.get("status") in Article.Status.values else ""
-    entity_id = _positive(request.GET.get("entity"))
+    entity_id = paging.positive(request.GET.get("entity"))
     entity = Entity.objects.filter(pk=entity_id).first() if entity_id else None
     context = {"q": q, "labels": labels, "label": label, "status": status, "entity": entity,
                "entity_id": entity_id, "statuses": Article.Status.choices, "searched": False}
     if q or label or status or entity_id:
-        number = _positive(request.GET.get("page")) or 1
-        start = (number - 1) * RESULTS_PER_PAGE
-        # One row more than a page says whether there is a next one, without counting them all.
-        rows = list(_results(q, label=label, status=status, entity_id=entity_id)
-                    [start:start + RESULTS_PER_PAGE + 1])
+        matches = _results(q, label=label, status=status, entity_id=entity_id)
+        ranked = None
+        if q:  # a few ids say whether the matches are few enough to rank
+            ranked = list(matches.order_by().values_list("pk", flat=True)[:RANKED_AT_MOST + 1])
+        if ranked is not None and len(ranked) <= RANKED_AT_MOST:
+            number = min(paging.positive(request.GET.get("page")) or 1,
+                         RANKED_AT_MOST // RESULTS_PER_PAGE + 1)
+            start = (number - 1) * RESULTS_PER_PAGE
+            rows = list(matches.filter(pk__in=ranked).best_first(q)
+                        [start:start + RESULTS_PER_PAGE + 1])
+            context |= {"ranked": True, "number": number, "first": start + 1,
+                        "has_next": len(rows) > RESULTS_PER_PAGE}
+            rows = rows[:RESULTS_PER_PAGE]
+        else:
+            page = paging.page_of(matches, request.GET, size=RESULTS_PER_PAGE, newest_first=True)
+            rows = page.rows
+            context |= {"ranked": False, "page": page, "many": ranked is not None,
+                        "ranked_at_most": RANKED_AT_MOST}
         for article in rows:
-            article.snippet = _snippet(article.headline) if q else ""
-        context |= {"searched": True, "results": rows[:RESULTS_PER_PAGE], "number": number,
-                    "first": start + 1, "has_next": len(rows) > RESULTS_PER_PAGE}
+            article.snippet = snippets.snippet(article.text, article.lexemes) if q else ""
+        context |= {"searched": True, "results": rows}
     return TemplateResponse(request, "corpus/search.html", context)
 
 
+# Up to this many matches are listed best first; more, newest first (see `search`).
+RANKED_AT_MOST = 200
+
+
 def _results(q: str, *, label: Label | None, status: str, entity_id: int | None):
-    articles = Article.objects.select_related("source").only("title", "status", "source__name")
+    shown = ["title", "status", "source__name", "created_at", *(["text"] if q else [])]
+    articles = Article.objects.select_related("source").only(*shown)
     if q:
-        query = SearchQuery(q, search_type="websearch", config="english")
-        articles = articles.search(q).annotate(headline=SearchHeadline(
-            "text", query, config="english", start_sel=START_SEL, stop_sel=STOP_SEL,
-            max_words=35, min_words=15, max_fragments=2, fragment_delimiter=" … "))
-    else:
-        articles = articles.order_by("pk")
+        # The query's words as the index holds them (stemmed, no stop words), for the snippets.
+        lexemes = RawSQL("tsvector_to_array(to_tsvector('english'::regconfig, %s))", [q],
+                         output_field=ArrayField(TextField()))
+        articles = articles.search(q).annotate(lexemes=lexemes)
     standing = Mention.objects.live().filter(article=OuterRef("pk"))
     if label is not None:
         articles = articles.filter(Exists(standing.filter(label=label)))
@@ -102,18 +115,6 @@ def _results(q: str, *, label: Label | None, status: str, entity_id: int | None)
     if entity_id:
         articles = articles.filter(Exists(standing.filter(entity_id=entity_id)))
     return articles
-
-
-def _snippet(headline: str) -> SafeString:
-    return mark_safe(escape(headline).replace(START_SEL, "<mark>").replace(STOP_SEL, "</mark>"))
-
-
-def _positive(value: str | None) -> int | None:
-    try:
-        number = int(value or "")
-    except ValueError:
-        return None
-    return number if 0 < number < 2**31 else None  # beyond, PostgreSQL would refuse the offset
 
 
 # Imports (admins): upload files, follow a batch, run it again.

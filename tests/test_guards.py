@@ -38,3 +38,19 @@ def test_pages_load_nothing_from_another_origin(analyst_client, seed_articles):
         assert "http://" not in html.replace("http://testserver", "")
         assert "https://" not in html
         assert 'src="//' not in html and 'href="//' not in html
+
+
+def test_the_web_process_does_without_spacy():
+    """A web process imports every view, but not spaCy and its model (about 80 MB): pre-tagging
+    runs in the worker, and exports import spaCy only to write a spaCy file."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys; os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings'\n"
+            "import django; django.setup()\n"
+            "from django.urls import get_resolver; import config.wsgi\n"
+            "get_resolver().resolve('/')  # imports every URL module, so every view\n"
+            "print(sorted(m for m in ('spacy', 'thinc', 'numpy') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]", result.stdout + result.stderr

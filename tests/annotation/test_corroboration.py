@@ -188,5 +188,10 @@ def test_summaries_take_the_same_queries_for_one_claim_or_many(db):
     many = [linked_pair(n) for n in range(1, 15)]
     with CaptureQueriesContext(connection) as lots:
         found = corroboration.summaries(many)
-    assert len(few) == len(lots) == 2
+    # The claims, their links, and the claims at the other end of the links.
+    assert len(few) == len(lots) == 3
+    alone = claim_in(ArticleFactory(text="Alone here."), "Alone here.")
+    with CaptureQueriesContext(connection) as unlinked:
+        corroboration.summaries([alone])
+    assert len(unlinked) == 2
     assert [summary.outlet_count for summary in found] == [2] * 14

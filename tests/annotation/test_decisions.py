@@ -44,10 +44,25 @@ def test_relabel_confirms_with_the_new_label_and_moves_the_row(analyst_client, e
     assert response.status_code == 200
     assert (essid.label.name, essid.status, essid.version) == ("GROUP", "confirmed", 2)
     html = response.content.decode()
-    assert 'id="mention-panel"' in html and 'id="article-text"' in html
+    # The row moves to the other label's list: the list and the mark are redrawn, not the text.
+    assert 'id="mention-panel"' in html and 'id="article-text"' not in html
     assert f'<mark id="mention-{essid.pk}" class="mark label-group is-confirmed"' in html
     event = Event.objects.get(action="mention.relabel")
     assert (event.before["label"], event.after["label"]) == ("ACTOR", "GROUP")
+
+
+def test_relabelling_a_speaker_redraws_the_claims_it_speaks(analyst_client, essid):
+    from annotation.models import Claim
+
+    claim = Claim.objects.create(article=essid.article, start=32, end=84, text=TEXT[32:84],
+                                 speaker="Habib Essid", speaker_start=15, speaker_end=26,
+                                 speaker_mention=essid, cue="said")
+    response = post(analyst_client, "relabel_mention", essid.pk, {"version": 1, "label": "FIGURE"})
+    assert response.status_code == 200
+    claim.refresh_from_db()
+    assert claim.speaker_mention is None  # a figure does not speak
+    html = response.content.decode()
+    assert 'id="article-text"' in html and f'id="claim-row-{claim.pk}"' in html
 
 
 def test_relabel_to_an_unknown_label_is_422(analyst_client, essid):
@@ -91,6 +106,22 @@ def test_add_marks_the_selection_grown_to_whole_words(analyst_client, analyst, a
         "about 50", "analyst", "confirmed", analyst)
     assert f'<mark id="mention-{mention.pk}" class="mark label-figure is-confirmed"' in response.content.decode()
     assert Event.objects.get(action="mention.add").after["text"] == "about 50"
+    # The text and the side list are redrawn; the claims only when a speaker changed (below).
+    html = response.content.decode()
+    assert 'id="article-text"' in html and 'id="mention-panel"' in html
+    assert 'id="claim-panel"' not in html
+
+
+def test_adding_a_speaker_redraws_the_claims_it_speaks(analyst_client, article):
+    from annotation.models import Claim
+
+    claim = Claim.objects.create(article=article, start=32, end=84, text=TEXT[32:84],
+                                 speaker="Habib Essid", speaker_start=15, speaker_end=26, cue="said")
+    response = post(analyst_client, "add_mention", article.pk, {"start": 15, "end": 26, "label": "ACTOR"})
+    assert response.status_code == 200
+    claim.refresh_from_db()
+    assert claim.speaker_mention.text == "Habib Essid"
+    assert f'id="claim-row-{claim.pk}"' in response.content.decode()
 
 
 def test_adding_over_a_standing_mention_is_refused_with_a_message(analyst_client, essid, article):

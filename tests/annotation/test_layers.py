@@ -123,3 +123,23 @@ def test_adjudication_needs_a_side_for_every_difference(client, article, both, r
     with pytest.raises(decisions.Refused, match="Choose a side for every difference"):
         review.adjudicate(article.pk, {}, by=reviewer)
     assert not Mention.objects.filter(article=article).exclude(status="suggested").exists()
+
+
+def test_adjudication_refuses_a_side_that_holds_nothing(client, article, both, reviewer):
+    """Only A has the difference (B rejected it): choosing B is refused with a message, not an
+    error, and nothing is written (the form never offers it, but a request can ask)."""
+    from annotation import decisions, layers
+
+    for user in both:
+        with layers.working_in(user.pk):
+            if user.username == "bob":
+                decisions.reject(mine(article, user, "Tunisia").pk, version=1, by=user)
+            decisions.submit(article.pk, by=user, even_if_undecided=True)
+    [difference] = review.compare(article).differences
+    assert difference.kind.value == "only_a"
+    client.force_login(reviewer)
+    response = client.post(reverse("annotation:adjudicate_article", args=[article.pk]),
+                           {"diff-0": "b"}, follow=True)
+    assert response.status_code == 200
+    assert "Difference 1 has nothing on the side chosen" in response.content.decode()
+    assert not Mention.objects.filter(article=article).exclude(status="suggested").exists()

@@ -60,6 +60,13 @@ def pretagged(seed_articles, nlp):
     return seed_articles[0]
 
 
+def _go_offline(page) -> None:
+    """Cut the browser's network, and wait until the page knows it: until then offline.js sends
+    a decision at once, and on a busy machine one got through to the server in a CI-like run."""
+    page.context.set_offline(True)
+    page.wait_for_function("() => !navigator.onLine")
+
+
 def _wait_for_worker(page):
     page.wait_for_function("() => navigator.serviceWorker && navigator.serviceWorker.controller !== null")
 
@@ -78,7 +85,7 @@ def test_ten_decisions_offline_across_two_articles_are_stored_once_in_order(
     page.reload()  # now through the worker, which keeps the page
     page.goto(f"{live_server.url}{first.get_absolute_url()}")
     context = page.context
-    context.set_offline(True)
+    _go_offline(page)
 
     taken = []  # (mention, action) in the order taken
     for mention in _suggestions(first, 3):
@@ -130,7 +137,7 @@ def _open_offline(page, live_server, log_in, article):
     log_in("alice")
     _wait_for_worker(page)
     page.goto(f"{live_server.url}{article.get_absolute_url()}")
-    page.context.set_offline(True)
+    _go_offline(page)
 
 
 @pytest.mark.browser
@@ -233,7 +240,7 @@ def test_the_articles_in_my_queue_open_offline_and_no_fragment_is_ever_kept(
                   f"/claims/{first_claim.pk}/links/")
     page.wait_for_load_state("networkidle")
 
-    page.context.set_offline(True)
+    _go_offline(page)
     page.goto(f"{live_server.url}{queued.get_absolute_url()}")  # never opened: fetched ahead
     expect(page.locator("h1")).to_have_text(queued.title)
     kept = page.evaluate("""async () => {
@@ -264,7 +271,7 @@ def test_a_keyboard_pass_offline_ends_as_it_would_have_online(page, live_server,
     relabel, reject and undo, widen and narrow, add; each drawn at once, all sent on return."""
     log_in("alice")
     page.goto(live_server.url + article.get_absolute_url())
-    page.context.set_offline(True)
+    _go_offline(page)
     keys = page.keyboard
     pending = re.compile(r"\bis-pending\b")
 
@@ -339,7 +346,7 @@ def test_claim_decisions_offline_are_drawn_and_sent(page, live_server, log_in, a
             break
     first = Claim.objects.get(pk=page.evaluate(focused))
     other = int(panel.locator(".candidate").first.get_attribute("data-other"))
-    page.context.set_offline(True)
+    _go_offline(page)
     keys.press("c")
     keys.press("+")  # corroborated by the first candidate
     expect(page.locator("#claim-links .sources .link-corroborates.is-pending")).to_contain_text("Corroborates")
@@ -402,7 +409,7 @@ def test_a_decision_whose_answer_was_lost_is_sent_again_and_applied_once(
 def test_confirm_all_and_submit_offline(page, live_server, log_in, analyst, article):
     log_in("alice")
     page.goto(live_server.url + article.get_absolute_url())
-    page.context.set_offline(True)
+    _go_offline(page)
     page.locator("#group-actor").get_by_role("button", name="Confirm all 2").click()
     for name in ("Habib Essid", "Ben Guerdane"):
         expect(page.locator(f"#mention-{mention(name).pk}")).to_have_class("mark label-actor is-confirmed is-pending")

@@ -1,5 +1,7 @@
 """Searching the corpus: full text (PostgreSQL, stemmed), and filters by label, status and entity."""
 
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -109,6 +111,27 @@ def test_results_come_fifty_a_page_without_counting_them_all(analyst_client, db)
     assert 'href="?q=attack&amp;page=1"' in second
 
 
+def test_a_query_matching_many_lists_them_newest_first_page_by_page(analyst_client, db, monkeypatch):
+    """Past RANKED_AT_MOST matches nothing is ranked (that would read every match): the newest
+    come first, each page starting after the last article shown, and the page says so."""
+    from corpus import views
+
+    monkeypatch.setattr(views, "RANKED_AT_MOST", 3)
+    monkeypatch.setattr(views, "RESULTS_PER_PAGE", 4)
+    for n in range(7):
+        ArticleFactory(title=f"Raid {n}", text=f"Raid number {n} near the border.")
+    first = found(analyst_client, q="raids")
+    assert "More than 3 articles match: the newest come first" in first
+    assert first.index("Raid 6<") < first.index("Raid 3<") and "Raid 2<" not in first
+    assert "<mark>Raid</mark> number 6" in first
+    older = re.search(r'href="(\?[^"]*after=\d+)" rel="next"', first).group(1).replace("&amp;", "&")
+    second = analyst_client.get(SEARCH + older).content.decode()
+    assert "Raid 2<" in second and "Raid 0<" in second and "Raid 3<" not in second
+    assert "Older →" not in second and "← Newer" in second
+    few = found(analyst_client, q="raid number 6")
+    assert "newest come first" not in few and "Raid 6<" in few
+
+
 def test_query_count_does_not_grow_with_the_results(analyst_client, db):
     place = Entity.objects.create(name="Sirte", label=label("PLACE"))
     counts = []
@@ -141,3 +164,16 @@ def test_nav_links_to_search_and_entities(analyst_client, db):
     assert f'href="{SEARCH}">Search</a>' in html
     assert f'href="{reverse("annotation:entity_list")}">Entities</a>' in html
 
+
+
+def test_snippets_mark_every_form_of_the_query_words_and_say_where_the_text_goes_on():
+    """The words are found by their Snowball stems, as PostgreSQL's index holds them; a
+    fragment that is not the text's start or end says so."""
+    from corpus.snippets import snippet
+
+    assert snippet("Copies of the copy were copied.", ["copi"]) == (
+        "<mark>Copies</mark> of the <mark>copy</mark> were <mark>copied</mark>.")
+    long = "filler " * 60 + "Gunmen attacked the barracks. " + "filler " * 60
+    cut = snippet(long, ["attack"])
+    assert cut.startswith("… filler") and cut.endswith(" …") and "<mark>attacked</mark>" in cut
+    assert snippet("Nothing matches here.", ["zzz"]) == "Nothing matches here."
