@@ -421,6 +421,22 @@
   // ---- taking decisions while offline ----------------------------------------------------------
 
   var waiting = 0;  // decisions in the queue for this user (any article)
+  // Until the page has read the queue, a decision may be behind others still waiting: it waits
+  // for the read (a moment), then goes straight to the server or behind them.
+  var queueRead = !user, onceQueueRead = [];
+
+  function markQueueRead() {
+    queueRead = true;
+    onceQueueRead.splice(0).forEach(function (issue) { issue(); });
+  }
+
+  document.addEventListener("htmx:confirm", function (event) {
+    var detail = event.detail;
+    if (queueRead || detail.verb === "get" || !describe(detail.path)) return;
+    event.preventDefault();
+    onceQueueRead.push(function () { detail.issueRequest(false); });  // asked again, then sent
+  });
+
   var writing = 0, written = Promise.resolve();  // decisions on their way into the queue
 
   function queue(config) {
@@ -469,7 +485,7 @@
     var decision = config && config.verb !== "get" && describe(config.path);
     if (!decision) return;
     // Offline, or behind decisions still waiting: queue it, so the order holds.
-    if (navigator.onLine && waiting === 0 && writing === 0 && !needsLogin) return;
+    if (navigator.onLine && queueRead && waiting === 0 && writing === 0 && !needsLogin) return;
     event.preventDefault();
     if (decision.action === "undo") undoOffline(config, decision.id);
     else if (decision.action === "submit") submitOffline(config);
@@ -740,6 +756,7 @@
     waiting = items.filter(function (item) { return item.state === "waiting"; }).length;
     showStatus(items);
     showProblems(items);
+    markQueueRead();
     replay();
-  });
+  }).catch(markQueueRead);  // no queue in this browser: decisions go straight to the server
 })();
