@@ -242,7 +242,7 @@ EDITABLE = (Article.Status.NEW, Article.Status.PRETAGGED, Article.Status.IN_PROG
 def _locked(mention_id: int, version: int) -> Mention:
     # Who decided last is read only to say so when the version is stale.
     mention = Mention.objects.select_for_update(of=("self",)).select_related(
-        "label", "article").get(pk=mention_id)
+        "label", "article", "entity").get(pk=mention_id)
     refuse_unless_editable(mention.article, mention)
     if mention.version != version:
         raise StaleVersion(mention)
@@ -279,25 +279,31 @@ def _apply(mention: Mention, action: str, *, by, **changes) -> Mention:
     # Standing mentions never overlap: one that stood and keeps its span cannot overlap now.
     if mention.status != Mention.Status.REJECTED and (moved or not stood):
         _refuse_overlap(mention)
+    # The link is made before the mention is written: one UPDATE, and one INSERT of both Events.
+    events = [Event(action=action, subject_type="mention", subject_id=mention.pk,
+                    article=mention.article, actor=by, before=before, after=mention.snapshot())]
+    if (link := linking.link_unsaved(mention, by=by)) is not None:
+        events.append(link)
     mention.save()
-    Event.record(action, mention, article=mention.article, actor=by, before=before,
-                 after=mention.snapshot())
-    _learn(mention, before_status=before["status"], by=by,
+    mention.before = before  # the answer redraws where the mention was, too
+    Event.objects.bulk_create(events)
+    _learn(mention, before_status=before["status"], by=by, linked=True,
            spans=[(before["start"], before["end"]), (mention.start, mention.end)])
     start_work(mention.article, by=by)
     return mention
 
 
 def _learn(mention: Mention, *, before_status: str, by, article_mentions=None,
-           relink: bool = True, spans=None) -> None:
-    """Each decision links the mention to its entity, teaches the pre-tagger and points the
-    claims spoken there at it (or away from it); `relink=False` leaves that to the caller.
-    `spans` are where the mention was and is, if not only where it is."""
+           relink: bool = True, spans=None, linked: bool = False) -> None:
+    """Each decision links the mention to its entity (unless `linked` already), teaches the
+    pre-tagger and points the claims spoken there at it (or away from it); `relink=False`
+    leaves that to the caller. `spans` are where the mention was and is, if not only where it is."""
     from annotation import claim_decisions
 
     if mention.status != before_status:
         learning.record(mention, mention.status)
-    linking.link(mention, by=by, article_mentions=article_mentions)
+    if not linked:
+        linking.link(mention, by=by, article_mentions=article_mentions)
     if relink:
         # Kept on the mention: the answer redraws the claims only when a speaker changed.
         mention.relinked = claim_decisions.relink_speakers(

@@ -117,14 +117,24 @@ def _towards(other: Mention, reason: str) -> Suggestion:
 
 def link(mention: Mention, *, by, article_mentions: list[Mention] | None = None) -> None:
     """Link a newly confirmed mention (called by annotation.decisions in its transaction)."""
+    if (event := link_unsaved(mention, by=by, article_mentions=article_mentions)) is not None:
+        mention.save(update_fields=["entity", "entity_accepted", "link_reason"])
+        event.save()
+
+
+def link_unsaved(mention: Mention, *, by, article_mentions: list[Mention] | None = None
+                 ) -> Event | None:
+    """As `link`, but the link is only set on the mention, and its Event returned, both for the
+    caller to save with the decision's own (one UPDATE, one INSERT); None if nothing changes."""
     if mention.label.name not in LINKED_LABELS or mention.status != Mention.Status.CONFIRMED:
-        return
+        return None
     if (mention.entity_id and mention.entity.label_id == mention.label_id
             and (normalise_name(mention.text) in mention.entity.keys or not _by_name_only(mention))):
-        return  # already linked, and still right (a resized span is linked again by its name)
+        return None  # already linked, and still right (a resized span is linked again by its name)
     suggestion = suggest(mention, article_mentions=article_mentions)
     entity = suggestion.entity or _new_entity(suggestion.name, mention.label, by=by)
-    _set_link(mention, entity, accepted=suggestion.certain, reason=suggestion.reason, by=by)
+    return _link_in_memory(mention, entity, accepted=suggestion.certain, reason=suggestion.reason,
+                           by=by)
 
 
 def accept(mention: Mention, *, by) -> None:
