@@ -45,6 +45,11 @@ class LabelGroup:
         return sum(1 for m in self.mentions if m.status == Mention.Status.CONFIRMED)
 
     @property
+    def drawn(self) -> bool:
+        """Its mentions are loaded: a relabel's answer redraws only the groups it changed."""
+        return self.counts is None
+
+    @property
     def suggested(self) -> list[Mention]:
         return [m for m in self.mentions if m.status == Mention.Status.SUGGESTED]
 
@@ -212,7 +217,11 @@ def _on_mention(request: HttpRequest, mention_id: int, decide, *args, layers: bo
                         layers=layers)
     if layers == PANEL and getattr(mention, "relinked", 0):
         layers = True  # a claim's speaker changed: its row and the text's claims are redrawn
-    return _respond(request, mention.article, mention=mention, layers=layers, fresh=True)
+    groups = None
+    if layers == PANEL:  # the groups the mention left and joined
+        groups = {mention.label.name, getattr(mention, "before", {}).get("label", mention.label.name)}
+    return _respond(request, mention.article, mention=mention, layers=layers, fresh=True,
+                    groups=groups)
 
 
 def _on_article(request: HttpRequest, article: Article, decide, *, layers: bool | str = True
@@ -229,7 +238,8 @@ def _on_article(request: HttpRequest, article: Article, decide, *, layers: bool 
 
 
 # A decision's answer redraws its mention's mark and row (layers False), or with PANEL its
-# mark and the whole side list (a relabel moves the row to another label's list), or with TEXT
+# mark and the side list's groups (`groups`: label names; all if None; a relabel moves the row
+# from one label's list to another's), or with TEXT
 # the text and the side list (a new mention), or with layers True the text, both lists and the
 # counts.
 PANEL, TEXT = "panel", "text"
@@ -237,7 +247,8 @@ PANEL, TEXT = "panel", "text"
 
 def _respond(request: HttpRequest, article: Article, *, mention: Mention | None = None,
              message: str = "", status: int = HTTPStatus.OK, layers: bool | str = False,
-             partial: str = "decision", fresh: bool = False, **extra) -> HttpResponse:
+             partial: str = "decision", fresh: bool = False, groups: set[str] | None = None,
+             **extra) -> HttpResponse:
     if not fresh:  # `fresh`: the article was read, locked, by the decision itself
         article.refresh_from_db(fields=["status"])
     if not request.htmx:
@@ -245,7 +256,8 @@ def _respond(request: HttpRequest, article: Article, *, mention: Mention | None 
             messages.warning(request, message)
         anchor = f"#mention-row-{mention.pk}" if mention else ""
         return redirect(article.get_absolute_url() + anchor)
-    context = {**_page_context(article, text=layers in (True, TEXT), side_list=bool(layers)),
+    context = {**_page_context(article, text=layers in (True, TEXT), side_list=bool(layers),
+                               groups=groups if layers == PANEL else None),
                "mention": mention, "message": message, "oob": True,
                "layers": layers, **extra}
     if extra.get("claim_id"):
@@ -273,12 +285,25 @@ def _invalid(message: str) -> HttpResponse:
     return HttpResponse(message, status=HTTPStatus.UNPROCESSABLE_ENTITY, content_type="text/plain")
 
 
-def _page_context(article: Article, *, text: bool = True, side_list: bool = False) -> dict:
+def _page_context(article: Article, *, text: bool = True, side_list: bool = False,
+                  groups: set[str] | None = None) -> dict:
     """What the page and its fragments show; without `text`, neither the marked-up text and its
     claims nor (unless `side_list`) the list of mentions: a decision on one mention sends back
-    its mark, its row and the counts."""
+    its mark, its row and the counts. With `groups` (label names), the side list holds only
+    those labels' mentions, and the others' counts."""
     labels = list(Label.objects.all())
-    if text or side_list:
+    if groups is not None and not text:
+        by_label = {label.pk: LabelGroup(label, [], counts=None if label.name in groups else {})
+                    for label in labels}
+        mentions = list(article.mentions.for_page().filter(
+            label_id__in=[label.pk for label in labels if label.name in groups]))
+        for mention in mentions:
+            mention.label = by_label[mention.label_id].label
+            by_label[mention.label_id].mentions.append(mention)
+        for label_id, status, count in article.mentions.filter(
+                label_id__in=[label.pk for label in labels if label.name not in groups]).status_counts():
+            by_label[label_id].counts[status] = count
+    elif text or side_list:
         mentions = list(article.mentions.for_page())
         by_label = {label.pk: LabelGroup(label, []) for label in labels}
         for mention in mentions:

@@ -1,5 +1,6 @@
 """Every decision on mentions: its fragments, its event, versions, idempotent replay, permissions."""
 
+import re
 import uuid
 
 import pytest
@@ -44,8 +45,14 @@ def test_relabel_confirms_with_the_new_label_and_moves_the_row(analyst_client, e
     assert response.status_code == 200
     assert (essid.label.name, essid.status, essid.version) == ("GROUP", "confirmed", 2)
     html = response.content.decode()
-    # The row moves to the other label's list: the list and the mark are redrawn, not the text.
-    assert 'id="mention-panel"' in html and 'id="article-text"' not in html
+    # The row moves to the other label's list: those two groups and the mark are redrawn, not
+    # the other groups, the whole list or the text.
+    assert 'id="mention-panel"' not in html and 'id="article-text"' not in html
+    groups = re.findall(r'<section class="label-group" id="group-(\w+)" hx-swap-oob="true">', html)
+    assert sorted(groups) == ["actor", "group"]
+    moved = html.index(f'id="mention-row-{essid.pk}"')
+    assert html.rindex('id="group-group"', 0, moved) > html.rindex('id="group-actor"', 0, moved)
+    assert f'id="mention-row-{essid.pk}" class="mention-row is-confirmed" data-mention="{essid.pk}">' in html
     assert f'<mark id="mention-{essid.pk}" class="mark label-group is-confirmed"' in html
     event = Event.objects.get(action="mention.relabel")
     assert (event.before["label"], event.after["label"]) == ("ACTOR", "GROUP")
