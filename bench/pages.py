@@ -148,7 +148,7 @@ class Corpus:
         from django.db import connection
 
         from annotation.models import Claim, Mention
-        from corpus.models import Article
+        from corpus.models import Article, flush_search_index
 
         first = self.size - len(ids)
         with connection.cursor() as cursor:
@@ -171,6 +171,7 @@ class Corpus:
                     f"SELECT {chosen} FROM bench_copy c JOIN {model._meta.db_table} o "
                     f"ON o.article_id = c.seed_id {speaker}")
         Article.objects.filter(pk__in=ids).index_for_search()
+        flush_search_index()  # as the app does once an import's batch is pre-tagged
 
     def pages(self, client) -> dict[str, str]:
         """The pages measured, by name: the list's first page and one deep in the corpus (found

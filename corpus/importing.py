@@ -30,7 +30,7 @@ from django.utils import timezone
 from config.bulk import copy_rows
 from corpus import reading
 from corpus.formats import Row
-from corpus.models import Article, ImportBatch, ImportFile, Source
+from corpus.models import Article, ImportBatch, ImportFile, Source, flush_search_index
 
 # Articles a pre-tagging job takes: enough for nlp.pipe to batch well and to keep the queue short
 # (10,000 articles make 200 jobs), few enough to spread over every worker process.
@@ -237,10 +237,14 @@ def where(problem: dict) -> dict:
 
 
 def mark_ready(batch_ids: Iterable[int]) -> int:
-    """Batches done storing with no article left for the pre-tagger become ready."""
+    """Batches done storing with no article left for the pre-tagger become ready; their
+    articles' search entries (written as each was pre-tagged) go into the index proper."""
     waiting = Article.objects.filter(batch=OuterRef("pk"), status=Article.Status.NEW)
-    return (ImportBatch.objects.filter(pk__in=list(batch_ids), status=ImportBatch.Status.STORED)
-            .filter(~Exists(waiting)).update(status=ImportBatch.Status.READY, finished_at=timezone.now()))
+    ready = (ImportBatch.objects.filter(pk__in=list(batch_ids), status=ImportBatch.Status.STORED)
+             .filter(~Exists(waiting)).update(status=ImportBatch.Status.READY, finished_at=timezone.now()))
+    if ready:
+        flush_search_index()
+    return ready
 
 
 class _LabelMap:
@@ -326,6 +330,7 @@ def store_confirmed(batch: ImportBatch, rows: list[Row], *, by=None) -> ImportBa
         batch.stored = len(articles)
         batch.save(update_fields=["stored"])
         Article.objects.filter(batch=batch).index_for_search()  # nothing to pre-tag: index now
+        flush_search_index()
         for article in articles:
             _store_decisions(article, spans[article.text_hash], labels, by=by)
         claim_import.store_claims(good, by=by)

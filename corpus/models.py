@@ -127,6 +127,23 @@ def search_query(q: str) -> SearchQuery:
     return SearchQuery(q, search_type="websearch", config="english")
 
 
+SEARCH_INDEX = "article_search"
+
+
+def flush_search_index() -> int:
+    """Move the full-text index's pending entries into the index proper; returns the pages moved.
+
+    A GIN index takes new rows into a pending list first (fastupdate), which an import of
+    thousands of articles makes long; the planner counts it, and then prefers reading every
+    article to the index: a search matching one article of 10,000 took 27 ms instead of 5. VACUUM
+    would merge it later; an import does it at once (tens of milliseconds for 10,000 articles)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [SEARCH_INDEX])
+        return cursor.fetchone()[0]
+
+
 class ArticleQuerySet(models.QuerySet):
     def search(self, q: str) -> "ArticleQuerySet":
         """Articles matching a web-search style query, in no particular order (the default one
@@ -202,7 +219,7 @@ class Article(models.Model):
                                    name="article_body_bounds_ordered"),
             models.CheckConstraint(condition=~Q(text=""), name="article_text_not_empty"),
         ]
-        indexes = [GinIndex(fields=["search"], name="article_search"),
+        indexes = [GinIndex(fields=["search"], name=SEARCH_INDEX),
                    # The article list's order, read page by page from any article (keyset).
                    models.Index(fields=["created_at", "id"], name="article_created_order")]
         permissions = [

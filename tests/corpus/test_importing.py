@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 
 from annotation.tasks import pretag_articles
 from corpus import importing
-from corpus.models import Article, ImportBatch
+from corpus.models import Article, ImportBatch, flush_search_index
 from tests.factories import ArticleFactory
 
 
@@ -57,6 +57,27 @@ def test_duplicates_within_and_across_batches_are_skipped_and_counted(db, tmp_pa
     batch = importing.import_files([path])
     assert (batch.stored, batch.duplicates) == (1, 2)
     assert Article.objects.count() == 2
+
+
+def test_a_pretagged_batch_leaves_the_full_text_index_with_nothing_pending(db, tmp_path, nlp):
+    """A batch's articles enter the search index as they are pre-tagged; once the batch is
+    ready they are in the index proper, not its pending list, which would make the planner read
+    every article for a search (corpus.models.flush_search_index)."""
+    ArticleFactory.create_batch(30)  # saved one by one: their index entries wait
+    assert flush_search_index() > 0
+    ArticleFactory.create_batch(30)
+    path = write_jsonl(tmp_path / "batch.jsonl", [{"text": f"Dispatch {n} on the border raid."}
+                                                   for n in range(60)])
+    batch = importing.import_files([path])
+    ids = list(batch.articles.values_list("pk", flat=True))
+    pretag_articles(ids[:30])
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.STORED  # half pre-tagged: not yet
+    pretag_articles(ids[30:])
+    batch.refresh_from_db()
+    assert batch.status == ImportBatch.Status.READY
+    assert flush_search_index() == 0  # nothing left pending, the batch's or earlier
+    assert Article.objects.search("dispatch 42").get().text == "Dispatch 42 on the border raid."
 
 
 def test_undecodable_file_is_a_file_error_and_other_files_still_import(db, tmp_path):
