@@ -1,5 +1,6 @@
 import bisect
 import functools
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -159,8 +160,33 @@ def add_mention(request: HttpRequest, article_id: int) -> HttpResponse:
         return _invalid("A new mention needs its start and end offsets.")
     if label is None:
         return _invalid("Choose one of the labels.")
-    return _on_article(request, article, lambda: decisions.add(article.pk, start, end, label,
-                                                               by=request.user), layers=TEXT)
+    try:
+        mention = decisions.add(article.pk, start, end, label, by=request.user)
+    except decisions.Refused as refused:
+        return _respond(request, article, message=str(refused), status=HTTPStatus.CONFLICT,
+                        layers=TEXT)
+    if getattr(mention, "relinked", 0):  # the new mention speaks a claim: the claims too
+        return _respond(request, article, layers=True)
+    if not request.htmx or not _drawn_alone(mention):
+        return _respond(request, article, layers=TEXT)
+    # Its characters lie in one run of plain text: the page draws the mark there (annotate.js,
+    # on this event, before the fragments are swapped in) and gets the mark, its label's list
+    # and the counts; not the whole text and side list.
+    response = _respond(request, article, mention=mention, layers=PANEL, groups={label.name})
+    response["HX-Trigger"] = json.dumps({"sourcemark:mention-added": {
+        "id": mention.pk, "start": mention.start, "end": mention.end}})
+    return response
+
+
+def _drawn_alone(mention: Mention) -> bool:
+    """Does the new mention lie, on the page, in one run of plain text: no other mark drawn over
+    any of its characters (a rejected one would give way to it), no claim's edge inside it?"""
+    start, end = mention.start, mention.end
+    marked = (Mention.objects.filter(article_id=mention.article_id, start__lt=end, end__gt=start)
+              .exclude(pk=mention.pk).values("pk"))
+    cut = Claim.objects.filter(Q(start__gt=start, start__lt=end) | Q(end__gt=start, end__lt=end),
+                               article_id=mention.article_id).values("pk")
+    return not marked.union(cut, all=True).exists()
 
 
 @decision_view("annotation.change_mention")

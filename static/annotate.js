@@ -459,6 +459,16 @@
     }
     var claimPanel = document.getElementById("claim-actions");
     document.body.addEventListener("htmx:afterSettle", showCandidate);
+    // A new mention in one run of plain text (annotation/views.py, add_mention): a mark is put
+    // over its characters here, and the answer's own, swapped in out of band right after, takes
+    // its place. Should the text not be as the server thought, the text is fetched again.
+    document.body.addEventListener("sourcemark:mention-added", function (event) {
+      var detail = event.detail, mark = document.createElement("mark");
+      mark.id = "mention-" + detail.id;
+      if (!window.sourcemark.drawOver(detail.start, detail.end, mark)) {
+        htmx.ajax("GET", location.pathname, { select: "#article-text", target: "#article-text", swap: "outerHTML" });
+      }
+    });
     // A claim just marked is the one to work on: its speaker, cue and links come next.
     document.body.addEventListener("sourcemark:claim-added", function (event) {
       focusClaim(String(event.detail.id), false);

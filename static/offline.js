@@ -16,7 +16,7 @@
     crypto.getRandomValues(bytes);
     return Array.prototype.map.call(bytes, function (b) { return b.toString(16).padStart(2, "0"); }).join("");
   }
-  window.sourcemark = { newKey: newKey };
+  window.sourcemark = { newKey: newKey, drawOver: drawOver };
 
   var body = document.body;
   var user = body.dataset.user || "";
@@ -248,9 +248,22 @@
 
   // A new mention: drawn over its characters when they lie in one run of text.
   function applyAdd(params, key) {
+    var mark = document.createElement("mark");
+    var label = params.get("label") || "";
+    mark.className = "mark label-" + label.toLowerCase() + " is-confirmed is-pending";
+    mark.dataset.pending = "add";
+    mark.dataset.label = label;
+    mark.dataset.status = "confirmed";
+    mark.dataset.marker = markerOf(label);
+    mark.dataset.offline = key;
+    drawOver(Number(params.get("start")), Number(params.get("end")), mark);
+  }
+
+  // Put `mark` around the article's characters start…end (offsets in its text) when they lie
+  // in one run of plain text; says whether they did.
+  function drawOver(start, end, mark) {
     var text = document.getElementById("article-text");
-    var start = Number(params.get("start")), end = Number(params.get("end"));
-    if (!text || !(end > start)) return;
+    if (!text || !(end > start)) return false;
     var walker = document.createTreeWalker(text, NodeFilter.SHOW_TEXT), node, total = 0;
     while ((node = walker.nextNode())) {
       var length = node.nodeValue.length;
@@ -258,19 +271,12 @@
         var range = document.createRange();
         range.setStart(node, start - total);
         range.setEnd(node, end - total);
-        var mark = document.createElement("mark");
-        var label = params.get("label") || "";
-        mark.className = "mark label-" + label.toLowerCase() + " is-confirmed is-pending";
-        mark.dataset.pending = "add";
-        mark.dataset.label = label;
-        mark.dataset.status = "confirmed";
-        mark.dataset.marker = markerOf(label);
-        mark.dataset.offline = key;
         range.surroundContents(mark);
-        return;
+        return true;
       }
       total += length;
     }
+    return false;
   }
 
   // A claim's speaker (the selected text, or the article's own voice), cue and grade.

@@ -1,5 +1,6 @@
 """Every decision on mentions: its fragments, its event, versions, idempotent replay, permissions."""
 
+import json
 import re
 import uuid
 
@@ -113,10 +114,34 @@ def test_add_marks_the_selection_grown_to_whole_words(analyst_client, analyst, a
         "about 50", "analyst", "confirmed", analyst)
     assert f'<mark id="mention-{mention.pk}" class="mark label-figure is-confirmed"' in response.content.decode()
     assert Event.objects.get(action="mention.add").after["text"] == "about 50"
-    # The text and the side list are redrawn; the claims only when a speaker changed (below).
+    # Its characters lie in one run of plain text: the page draws the mark there, told where by
+    # the answer's event, and gets the mark, its label's list and the counts; not the text, the
+    # whole side list or the claims (redrawn only when a speaker changed, below).
+    html = response.content.decode()
+    assert json.loads(response["HX-Trigger"]) == {"sourcemark:mention-added": {
+        "id": mention.pk, "start": FIFTY[0], "end": FIFTY[1]}}
+    assert 'id="article-text"' not in html and 'id="mention-panel"' not in html
+    assert 'id="claim-panel"' not in html
+    assert re.findall(r'id="group-(\w+)" hx-swap-oob="true"', html) == ["figure"]
+    assert f'id="mention-row-{mention.pk}"' in html
+    assert '<ul id="legend" class="legend" hx-swap-oob="true">' in html
+
+
+@pytest.mark.parametrize("in_the_way", ["a rejected mark", "a claim's edge"])
+def test_an_add_that_the_page_cannot_draw_in_place_redraws_the_text(analyst_client, article,
+                                                                    in_the_way):
+    from annotation.models import Claim
+
+    if in_the_way == "a rejected mark":  # drawn until the new mention covers it
+        MentionFactory(article=article, start=39, end=40, status=Mention.Status.REJECTED)  # "0"
+    else:
+        Claim.objects.create(article=article, start=36, end=len(TEXT), text=TEXT[36:])
+    response = post(analyst_client, "add_mention", article.pk, {"start": 33, "end": 40, "label": "FIGURE"})
+    assert response.status_code == 200
+    assert "HX-Trigger" not in response
     html = response.content.decode()
     assert 'id="article-text"' in html and 'id="mention-panel"' in html
-    assert 'id="claim-panel"' not in html
+    assert f'<mark id="mention-{Mention.objects.get(status="confirmed").pk}" class="mark label-figure' in html
 
 
 def test_adding_a_speaker_redraws_the_claims_it_speaks(analyst_client, article):

@@ -71,14 +71,24 @@ def test_analyst_adds_a_mention_by_selecting_text(page, live_server, log_in, scr
     picker = page.locator("#add-mention")
     expect(picker).to_be_visible()
     screenshot("add-by-selection-picker")
+    text_before = page.evaluate("""() => {
+        const text = document.getElementById("article-text");
+        text.dataset.kept = "yes";  // lost if the text is drawn again rather than marked in place
+        return text.textContent;
+    }""")
     picker.get_by_role("button", name="Figure").click()
 
     added = page.locator("mark.label-figure")
     expect(added).to_have_text("about 50")
     expect(added).to_have_class("mark label-figure is-confirmed")
     expect(picker).to_be_hidden()
-    screenshot("add-by-selection-done")
     stored = mention("about 50")
+    expect(page.locator(f"#group-figure #mention-row-{stored.pk}")).to_contain_text("about 50")
+    expect(page.locator("#legend .count-confirmed").nth(3)).to_have_text("1")
+    screenshot("add-by-selection-done")
+    assert page.evaluate("""() => [document.getElementById("article-text").dataset.kept,
+                                   document.getElementById("article-text").textContent]""") == ["yes", text_before]
+    assert added.get_attribute("data-mention") == str(stored.pk)
     assert (stored.origin, stored.status, stored.label.name) == ("analyst", "confirmed", "FIGURE")
     assert Event.objects.filter(action="mention.add").count() == 1
 
