@@ -11,7 +11,8 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.postgres.search import TrigramSimilarity
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Case, CharField, F, Func, Q, QuerySet, Value, When
+from django.db.models import (BooleanField, Case, CharField, ExpressionWrapper, F, Func, Q, QuerySet,
+                              Value, When)
 from django.db.models.functions import Greatest, Substr
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -170,12 +171,33 @@ def add_mention(request: HttpRequest, article_id: int) -> HttpResponse:
     if not request.htmx or not _drawn_alone(mention):
         return _respond(request, article, layers=TEXT)
     # Its characters lie in one run of plain text: the page draws the mark there (annotate.js,
-    # on this event, before the fragments are swapped in) and gets the mark, its label's list
-    # and the counts; not the whole text and side list.
-    response = _respond(request, article, mention=mention, layers=PANEL, groups={label.name})
+    # on this event, before the fragments are swapped in) and gets the mark, its row put in
+    # place in its label's list (or that list, if it was empty) and the counts; not the whole
+    # text and side list.
+    if (placement := _row_placement(mention)) is None:
+        response = _respond(request, article, mention=mention, layers=PANEL, groups={label.name})
+    else:
+        response = _respond(request, article, mention=mention, layers=PLACED, placement=placement)
     response["HX-Trigger"] = json.dumps({"sourcemark:mention-added": {
         "id": mention.pk, "start": mention.start, "end": mention.end}})
     return response
+
+
+def _row_placement(mention: Mention) -> str | None:
+    """Where a new mention's row goes in its label's list, in text order, as htmx's out-of-band
+    swap and target: before the next row, or at the list's end; None if the list was empty
+    (it says "None", and is drawn again)."""
+    later = ExpressionWrapper(Q(start__gt=mention.start) | Q(start=mention.start, end__gt=mention.end),
+                              output_field=BooleanField())
+    # The next row if there is one, else any row: one query.
+    first = (Mention.objects.filter(article_id=mention.article_id, label_id=mention.label_id)
+             .exclude(pk=mention.pk).annotate(later=later)
+             .order_by("-later", "start", "end").values_list("pk", "later").first())
+    if first is None:
+        return None
+    if first[1]:
+        return f"beforebegin:#mention-row-{first[0]}"
+    return f"beforeend:#group-{mention.label.name.lower()} .mention-list"
 
 
 def _drawn_alone(mention: Mention) -> bool:
@@ -265,10 +287,11 @@ def _on_article(request: HttpRequest, article: Article, decide, *, layers: bool 
 
 # A decision's answer redraws its mention's mark and row (layers False), or with PANEL its
 # mark and the side list's groups (`groups`: label names; all if None; a relabel moves the row
-# from one label's list to another's), or with TEXT
-# the text and the side list (a new mention), or with layers True the text, both lists and the
-# counts.
+# from one label's list to another's), or with TEXT the text and the side list (a new mention),
+# or with PLACED a new mention's mark and row (the page draws the mark over its characters), or
+# with layers True the text, both lists and the counts.
 PANEL, TEXT = "panel", "text"
+PLACED = "placed"  # a new mention's mark and its row put in place (`placement`), not its list
 
 
 def _respond(request: HttpRequest, article: Article, *, mention: Mention | None = None,
@@ -282,7 +305,8 @@ def _respond(request: HttpRequest, article: Article, *, mention: Mention | None 
             messages.warning(request, message)
         anchor = f"#mention-row-{mention.pk}" if mention else ""
         return redirect(article.get_absolute_url() + anchor)
-    context = {**_page_context(article, text=layers in (True, TEXT), side_list=bool(layers),
+    context = {**_page_context(article, text=layers in (True, TEXT),
+                               side_list=bool(layers) and layers != PLACED,
                                groups=groups if layers == PANEL else None),
                "mention": mention, "message": message, "oob": True,
                "layers": layers, **extra}

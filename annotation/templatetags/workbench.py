@@ -36,6 +36,14 @@ def mention_row(context, mention) -> SafeString:
 
 
 @register.simple_tag(takes_context=True)
+def placed_row(context, mention, placement: str) -> SafeString:
+    """A new row put into its list out of band: `placement` is htmx's swap and target
+    ("beforebegin:#mention-row-7"), which takes the wrapper's content."""
+    row = _Rows(context, oob=False).mention(mention)
+    return mark_safe(f'<div hx-swap-oob="{escape(placement)}">{row}</div>')
+
+
+@register.simple_tag(takes_context=True)
 def mention_rows(context, mentions) -> SafeString:
     rows = _Rows(context)
     return mark_safe("".join(rows.mention(mention) for mention in mentions))
@@ -92,8 +100,8 @@ def _mark(mention, oob) -> str:
 class _Rows:
     """What every mention row of one response shares: its form's token and addresses."""
 
-    def __init__(self, context) -> None:
-        self.oob = _OOB if context.get("oob") else ""
+    def __init__(self, context, *, oob: bool | None = None) -> None:
+        self.oob = _OOB if (context.get("oob") if oob is None else oob) else ""
         self.editable = context.get("editable")
         self.url = context.get("mentions_url", "")
         self.stamp = escape(context.get("render_stamp", ""))

@@ -122,9 +122,24 @@ def test_add_marks_the_selection_grown_to_whole_words(analyst_client, analyst, a
         "id": mention.pk, "start": FIFTY[0], "end": FIFTY[1]}}
     assert 'id="article-text"' not in html and 'id="mention-panel"' not in html
     assert 'id="claim-panel"' not in html
-    assert re.findall(r'id="group-(\w+)" hx-swap-oob="true"', html) == ["figure"]
+    assert re.findall(r'id="group-(\w+)" hx-swap-oob="true"', html) == ["figure"]  # was empty
     assert f'id="mention-row-{mention.pk}"' in html
     assert '<ul id="legend" class="legend" hx-swap-oob="true">' in html
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_an_add_puts_its_row_in_text_order_in_its_labels_list(analyst_client, article, where):
+    other = (MentionFactory(article=article, label=Label.objects.get(name="FIGURE"), start=MONDAY[0],
+                            end=MONDAY[1]) if where == "before"
+             else MentionFactory(article=article, label=Label.objects.get(name="FIGURE"), start=0, end=5))
+    response = post(analyst_client, "add_mention", article.pk, {"start": 33, "end": 40, "label": "FIGURE"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    added = Mention.objects.get(text="about 50")
+    place = (f"beforebegin:#mention-row-{other.pk}" if where == "before"
+             else "beforeend:#group-figure .mention-list")
+    assert f'<div hx-swap-oob="{place}">\n<li id="mention-row-{added.pk}" class="mention-row is-confirmed"' in html
+    assert 'id="group-figure"' not in html and 'id="mention-panel"' not in html
 
 
 @pytest.mark.parametrize("in_the_way", ["a rejected mark", "a claim's edge"])

@@ -92,6 +92,20 @@ def test_analyst_adds_a_mention_by_selecting_text(page, live_server, log_in, scr
     assert (stored.origin, stored.status, stored.label.name) == ("analyst", "confirmed", "FIGURE")
     assert Event.objects.filter(action="mention.add").count() == 1
 
+    # Two more in the list that now has a row: each row is put in text order, the list not redrawn.
+    page.evaluate("() => document.querySelector('#group-figure .mention-list').dataset.kept = 'yes'")
+    for word in ("Monday", "extremists"):
+        select_text(page, word)
+        picker.get_by_role("button", name="Figure").click()
+        expect(page.locator("mark.label-figure", has_text=word)).to_have_class("mark label-figure is-confirmed")
+    expect(page.locator("#group-figure .mention-row .mention-text")).to_have_text(
+        ["about 50", "extremists", "Monday"])
+    expect(page.locator("#legend .count-confirmed").nth(3)).to_have_text("3")
+    assert page.evaluate("""() => [document.querySelector('#group-figure .mention-list').dataset.kept,
+                                   document.getElementById("article-text").dataset.kept,
+                                   document.getElementById("article-text").textContent]""") == [
+        "yes", "yes", text_before]
+
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
