@@ -153,7 +153,6 @@ def delete_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
 
 @decision_view("annotation.add_mention")
 def add_mention(request: HttpRequest, article_id: int) -> HttpResponse:
-    article = get_object_or_404(Article, pk=article_id)
     label = Label.objects.filter(name=request.POST.get("label", "")).first()
     try:
         start, end = int(request.POST["start"]), int(request.POST["end"])
@@ -162,22 +161,27 @@ def add_mention(request: HttpRequest, article_id: int) -> HttpResponse:
     if label is None:
         return _invalid("Choose one of the labels.")
     try:
-        mention = decisions.add(article.pk, start, end, label, by=request.user)
+        mention = decisions.add(article_id, start, end, label, by=request.user)
+    except Article.DoesNotExist:
+        raise Http404("No such article.") from None
     except decisions.Refused as refused:
-        return _respond(request, article, message=str(refused), status=HTTPStatus.CONFLICT,
-                        layers=TEXT)
+        return _respond(request, get_object_or_404(Article, pk=article_id), message=str(refused),
+                        status=HTTPStatus.CONFLICT, layers=TEXT)
+    article = mention.article  # read, locked, and put in progress by the decision itself
     if getattr(mention, "relinked", 0):  # the new mention speaks a claim: the claims too
-        return _respond(request, article, layers=True)
+        return _respond(request, article, layers=True, fresh=True)
     if not request.htmx or not _drawn_alone(mention):
-        return _respond(request, article, layers=TEXT)
+        return _respond(request, article, layers=TEXT, fresh=True)
     # Its characters lie in one run of plain text: the page draws the mark there (annotate.js,
     # on this event, before the fragments are swapped in) and gets the mark, its row put in
     # place in its label's list (or that list, if it was empty) and the counts; not the whole
     # text and side list.
     if (placement := _row_placement(mention)) is None:
-        response = _respond(request, article, mention=mention, layers=PANEL, groups={label.name})
+        response = _respond(request, article, mention=mention, layers=PANEL, groups={label.name},
+                            fresh=True)
     else:
-        response = _respond(request, article, mention=mention, layers=PLACED, placement=placement)
+        response = _respond(request, article, mention=mention, layers=PLACED, placement=placement,
+                            fresh=True)
     response["HX-Trigger"] = json.dumps({"sourcemark:mention-added": {
         "id": mention.pk, "start": mention.start, "end": mention.end}})
     return response

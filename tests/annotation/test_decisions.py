@@ -127,6 +127,12 @@ def test_add_marks_the_selection_grown_to_whole_words(analyst_client, analyst, a
     assert '<ul id="legend" class="legend" hx-swap-oob="true">' in html
 
 
+def test_an_add_to_an_article_that_does_not_exist_is_not_found(analyst_client, article):
+    response = post(analyst_client, "add_mention", article.pk + 1000, {"start": 0, "end": 5, "label": "FIGURE"})
+    assert response.status_code == 404
+    assert not Mention.objects.exists()
+
+
 @pytest.mark.parametrize("where", ["before", "after"])
 def test_an_add_puts_its_row_in_text_order_in_its_labels_list(analyst_client, article, where):
     other = (MentionFactory(article=article, label=Label.objects.get(name="FIGURE"), start=MONDAY[0],
