@@ -4,6 +4,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
+from types import SimpleNamespace
 from http import HTTPStatus
 
 from django.contrib import messages
@@ -204,6 +205,16 @@ def _row_placement(mention: Mention) -> str | None:
     return f"beforeend:#group-{mention.label.name.lower()} .mention-list"
 
 
+def _placement(mention: Mention, rows: list[tuple[int, int, int]]) -> str | None:
+    """As _row_placement, from the other rows of the mention's list: (pk, start, end)."""
+    if not rows:
+        return None
+    later = [(start, end, pk) for pk, start, end in rows if (start, end) > (mention.start, mention.end)]
+    if later:
+        return f"beforebegin:#mention-row-{min(later)[2]}"
+    return f"beforeend:#group-{mention.label.name.lower()} .mention-list"
+
+
 def _drawn_alone(mention: Mention) -> bool:
     """Does the new mention lie, on the page, in one run of plain text: no other mark drawn over
     any of its characters (a rejected one would give way to it), no claim's edge inside it?"""
@@ -269,11 +280,37 @@ def _on_mention(request: HttpRequest, mention_id: int, decide, *args, layers: bo
                         layers=layers)
     if layers == PANEL and getattr(mention, "relinked", 0):
         layers = True  # a claim's speaker changed: its row and the text's claims are redrawn
-    groups = None
-    if layers == PANEL:  # the groups the mention left and joined
-        groups = {mention.label.name, getattr(mention, "before", {}).get("label", mention.label.name)}
-    return _respond(request, mention.article, mention=mention, layers=layers, fresh=True,
-                    groups=groups)
+    if layers == PANEL and request.htmx:
+        return _moved(request, mention)
+    return _respond(request, mention.article, mention=mention, layers=layers, fresh=True)
+
+
+def _moved(request: HttpRequest, mention: Mention) -> HttpResponse:
+    """A relabel's answer: the row leaves its old list and is put in place in the new one (a list
+    left or found empty is drawn again), the old list's "Confirm all" is drawn again if the
+    mention was one of its suggestions, and the mark; not the whole lists."""
+    before = mention.before
+    if before["label"] == mention.label.name:  # confirmed with its own label: only its row
+        return _respond(request, mention.article, mention=mention, fresh=True)
+    labels = list(Label.objects.all())
+    old = next(label for label in labels if label.name == before["label"])
+    rest, joined = [], []  # the old list's other rows; the new list's (pk, start, end)
+    for pk, version, status, label_id, start, end in (
+            Mention.objects.filter(article_id=mention.article_id, label_id__in=(old.pk, mention.label_id))
+            .exclude(pk=mention.pk).values_list("pk", "version", "status", "label_id", "start", "end")):
+        if label_id == old.pk:
+            rest.append((pk, version, status))
+        else:
+            joined.append((pk, start, end))
+    placement = _placement(mention, joined)
+    redrawn = {name for name, empty in ((old.name, not rest), (mention.label.name, placement is None))
+               if empty}
+    head = None
+    if rest and before["status"] == Mention.Status.SUGGESTED:  # its "Confirm all" counted it
+        head = LabelGroup(old, [SimpleNamespace(pk=pk, version=version, status=status)
+                                for pk, version, status in rest], counts=None)
+    return _respond(request, mention.article, mention=mention, layers=MOVED, fresh=True,
+                    groups=redrawn, placement=placement, head=head, labels=labels)
 
 
 def _on_article(request: HttpRequest, article: Article, decide, *, layers: bool | str = True
@@ -296,12 +333,13 @@ def _on_article(request: HttpRequest, article: Article, decide, *, layers: bool 
 # with layers True the text, both lists and the counts.
 PANEL, TEXT = "panel", "text"
 PLACED = "placed"  # a new mention's mark and its row put in place (`placement`), not its list
+MOVED = "moved"  # a relabelled mention's row moved from one list to another (views._moved)
 
 
 def _respond(request: HttpRequest, article: Article, *, mention: Mention | None = None,
              message: str = "", status: int = HTTPStatus.OK, layers: bool | str = False,
              partial: str = "decision", fresh: bool = False, groups: set[str] | None = None,
-             **extra) -> HttpResponse:
+             labels: list[Label] | None = None, **extra) -> HttpResponse:
     if not fresh:  # `fresh`: the article was read, locked, by the decision itself
         article.refresh_from_db(fields=["status"])
     if not request.htmx:
@@ -311,7 +349,7 @@ def _respond(request: HttpRequest, article: Article, *, mention: Mention | None 
         return redirect(article.get_absolute_url() + anchor)
     context = {**_page_context(article, text=layers in (True, TEXT),
                                side_list=bool(layers) and layers != PLACED,
-                               groups=groups if layers == PANEL else None),
+                               groups=groups if layers in (PANEL, MOVED) else None, labels=labels),
                "mention": mention, "message": message, "oob": True,
                "layers": layers, **extra}
     if extra.get("claim_id"):
@@ -340,12 +378,12 @@ def _invalid(message: str) -> HttpResponse:
 
 
 def _page_context(article: Article, *, text: bool = True, side_list: bool = False,
-                  groups: set[str] | None = None) -> dict:
+                  groups: set[str] | None = None, labels: list[Label] | None = None) -> dict:
     """What the page and its fragments show; without `text`, neither the marked-up text and its
     claims nor (unless `side_list`) the list of mentions: a decision on one mention sends back
     its mark, its row and the counts. With `groups` (label names), the side list holds only
-    those labels' mentions, and the others' counts."""
-    labels = list(Label.objects.all())
+    those labels' mentions, and the others' counts. `labels`: all of them, if already read."""
+    labels = labels if labels is not None else list(Label.objects.all())
     if groups is not None and not text:
         by_label = {label.pk: LabelGroup(label, [], counts=None if label.name in groups else {})
                     for label in labels}

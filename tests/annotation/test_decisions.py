@@ -59,6 +59,26 @@ def test_relabel_confirms_with_the_new_label_and_moves_the_row(analyst_client, e
     assert (event.before["label"], event.after["label"]) == ("ACTOR", "GROUP")
 
 
+def test_relabel_moves_the_row_into_place_and_redraws_only_the_old_lists_confirm_all(
+        analyst_client, essid, article):
+    """Both lists keep other rows: the row leaves one and is put, in text order, in the other;
+    the old list's "Confirm all" no longer counts it; neither list is drawn again."""
+    actor, group = Label.objects.get(name="ACTOR"), Label.objects.get(name="GROUP")
+    essid_too = MentionFactory(article=article, start=MONDAY[0], end=MONDAY[1], label=actor)  # stays
+    MentionFactory(article=article, start=0, end=5, label=group)  # a row before it in text order
+    after = MentionFactory(article=article, start=FIFTY[0], end=FIFTY[1], label=group)
+    response = post(analyst_client, "relabel_mention", essid.pk, {"version": 1, "label": "GROUP"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'class="label-group"' not in html and 'id="mention-panel"' not in html
+    delete = html.index(f'<div hx-swap-oob="delete:#mention-row-{essid.pk}"></div>')
+    placed = html.index(f'<div hx-swap-oob="beforebegin:#mention-row-{after.pk}">\n<li id="mention-row-{essid.pk}"')
+    assert delete < placed  # the old row goes before the new one comes (they share an id)
+    head = re.search(r'<h2 id="group-head-actor" hx-swap-oob="true">.*?</h2>', html, re.S).group(0)
+    assert "Confirm all 1" in head and f'value="{essid_too.pk}:1"' in head and f'value="{essid.pk}:' not in head
+    assert 'id="group-head-group"' not in html
+
+
 def test_relabelling_a_speaker_redraws_the_claims_it_speaks(analyst_client, essid):
     from annotation.models import Claim
 

@@ -125,6 +125,11 @@ def test_keyboard_only_pass_over_an_article(page, live_server, log_in, screensho
     expect(page.locator(f"#mention-{mention('Ben Guerdane').pk}")).to_have_class(
         "mark label-place is-confirmed")
     expect_focus_on(page, "Ben Guerdane")
+    # Its row moved to the place list, in text order; the actor list has no suggestion left.
+    expect(page.locator("#group-place .mention-row .mention-text")).to_have_text(["Ben Guerdane", "Tunis"])
+    expect(page.locator("#group-actor .mention-row .mention-text")).to_have_text(["Habib Essid"])
+    expect(page.locator("#group-actor .confirm-all")).to_have_count(0)
+    expect(page.locator("#group-place .confirm-all button")).to_have_text("Confirm all 1")
 
     keys.press("j")
     keys.press("x")
