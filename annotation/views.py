@@ -4,16 +4,15 @@ import json
 import re
 import uuid
 from dataclasses import dataclass
-from types import SimpleNamespace
 from http import HTTPStatus
+from types import SimpleNamespace
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.postgres.search import TrigramSimilarity
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import (BooleanField, Case, CharField, ExpressionWrapper, F, Func, Q, QuerySet,
-                              Value, When)
+from django.db.models import Case, CharField, F, Func, Q, QuerySet, Value, When
 from django.db.models.functions import Greatest, Substr
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -192,17 +191,9 @@ def _row_placement(mention: Mention) -> str | None:
     """Where a new mention's row goes in its label's list, in text order, as htmx's out-of-band
     swap and target: before the next row, or at the list's end; None if the list was empty
     (it says "None", and is drawn again)."""
-    later = ExpressionWrapper(Q(start__gt=mention.start) | Q(start=mention.start, end__gt=mention.end),
-                              output_field=BooleanField())
-    # The next row if there is one, else any row: one query.
-    first = (Mention.objects.filter(article_id=mention.article_id, label_id=mention.label_id)
-             .exclude(pk=mention.pk).annotate(later=later)
-             .order_by("-later", "start", "end").values_list("pk", "later").first())
-    if first is None:
-        return None
-    if first[1]:
-        return f"beforebegin:#mention-row-{first[0]}"
-    return f"beforeend:#group-{mention.label.name.lower()} .mention-list"
+    return _placement(mention, list(
+        Mention.objects.filter(article_id=mention.article_id, label_id=mention.label_id)
+        .exclude(pk=mention.pk).values_list("pk", "start", "end")))
 
 
 def _placement(mention: Mention, rows: list[tuple[int, int, int]]) -> str | None:
