@@ -273,7 +273,21 @@ def _on_mention(request: HttpRequest, mention_id: int, decide, *args, layers: bo
         layers = True  # a claim's speaker changed: its row and the text's claims are redrawn
     if layers == PANEL and request.htmx:
         return _moved(request, mention)
-    return _respond(request, mention.article, mention=mention, layers=layers, fresh=True)
+    return _respond(request, mention.article, mention=mention, layers=layers, fresh=True,
+                    head=None if layers else _suggestions_head(mention))
+
+
+def _suggestions_head(mention: Mention) -> "LabelGroup | None":
+    """The head of the mention's list, with its "Confirm all" of the list's suggestions, when the
+    decision made the mention a suggestion or no longer one (its row alone is drawn again)."""
+    before = getattr(mention, "before", None)
+    suggested = Mention.Status.SUGGESTED
+    if before is None or (before["status"] == suggested) == (mention.status == suggested):
+        return None
+    rows = (Mention.objects.filter(article_id=mention.article_id, label_id=mention.label_id,
+                                   status=suggested).values_list("pk", "version"))
+    return LabelGroup(mention.label, [SimpleNamespace(pk=pk, version=version, status=suggested)
+                                      for pk, version in rows])
 
 
 def _moved(request: HttpRequest, mention: Mention) -> HttpResponse:
@@ -282,7 +296,8 @@ def _moved(request: HttpRequest, mention: Mention) -> HttpResponse:
     mention was one of its suggestions, and the mark; not the whole lists."""
     before = mention.before
     if before["label"] == mention.label.name:  # confirmed with its own label: only its row
-        return _respond(request, mention.article, mention=mention, fresh=True)
+        return _respond(request, mention.article, mention=mention, fresh=True,
+                        head=_suggestions_head(mention))
     labels = list(Label.objects.all())
     old = next(label for label in labels if label.name == before["label"])
     rest, joined = [], []  # the old list's other rows; the new list's (pk, start, end)

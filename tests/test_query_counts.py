@@ -95,7 +95,7 @@ CEILINGS = {
     "batch_detail (htmx progress)": 4,
     # Decisions (POST)
     "confirm_mention": 18,
-    "reject_mention": 15,
+    "reject_mention": 16,  # with its list's "Confirm all" drawn again
     "relabel_mention": 19,
     "resize_mention": 23,
     "delete_mention": 19,

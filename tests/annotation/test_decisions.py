@@ -59,6 +59,19 @@ def test_relabel_confirms_with_the_new_label_and_moves_the_row(analyst_client, e
     assert (event.before["label"], event.after["label"]) == ("ACTOR", "GROUP")
 
 
+def test_a_confirm_redraws_its_lists_confirm_all_without_it(analyst_client, essid, article):
+    other = MentionFactory(article=article, start=MONDAY[0], end=MONDAY[1])  # another suggestion
+    response = post(analyst_client, "confirm_mention", essid.pk, {"version": 1})
+    html = response.content.decode()
+    head = re.search(r'<h2 id="group-head-actor" hx-swap-oob="true">.*?</h2>', html, re.S).group(0)
+    assert "Confirm all 1" in head and f'value="{other.pk}:1"' in head and f'value="{essid.pk}:' not in head
+    response = post(analyst_client, "confirm_mention", other.pk, {"version": 1})  # none left
+    head = re.search(r'<h2 id="group-head-actor" hx-swap-oob="true">.*?</h2>', response.content.decode(), re.S)
+    assert "Confirm all" not in head.group(0)
+    confirmed_again = post(analyst_client, "relabel_mention", other.pk, {"version": 2, "label": "ACTOR"})
+    assert 'id="group-head-actor"' not in confirmed_again.content.decode()  # no suggestion changed
+
+
 def test_relabel_moves_the_row_into_place_and_redraws_only_the_old_lists_confirm_all(
         analyst_client, essid, article):
     """Both lists keep other rows: the row leaves one and is put, in text order, in the other;

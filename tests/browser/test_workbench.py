@@ -119,6 +119,7 @@ def test_keyboard_only_pass_over_an_article(page, live_server, log_in, screensho
     expect_focus_on(page, "Habib Essid")
     keys.press("c")
     expect(status("Habib Essid")).to_have_text("Confirmed")
+    expect(page.locator("#group-actor .confirm-all button")).to_have_text("Confirm all 1")
 
     keys.press("j")
     keys.press("3")  # PLACE
