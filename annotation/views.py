@@ -284,10 +284,15 @@ def _suggestions_head(mention: Mention) -> "LabelGroup | None":
     suggested = Mention.Status.SUGGESTED
     if before is None or (before["status"] == suggested) == (mention.status == suggested):
         return None
-    rows = (Mention.objects.filter(article_id=mention.article_id, label_id=mention.label_id,
-                                   status=suggested).values_list("pk", "version"))
-    return LabelGroup(mention.label, [SimpleNamespace(pk=pk, version=version, status=suggested)
-                                      for pk, version in rows])
+    return _head(mention.label, Mention.objects.filter(
+        article_id=mention.article_id, label_id=mention.label_id, status=suggested
+    ).values_list("pk", "version", "status"))
+
+
+def _head(label: Label, rows) -> LabelGroup:
+    """A list's head from its rows as (pk, version, status): what its "Confirm all" needs."""
+    return LabelGroup(label, [SimpleNamespace(pk=pk, version=version, status=status)
+                              for pk, version, status in rows])
 
 
 def _moved(request: HttpRequest, mention: Mention) -> HttpResponse:
@@ -313,33 +318,28 @@ def _moved(request: HttpRequest, mention: Mention) -> HttpResponse:
                if empty}
     head = None
     if rest and before["status"] == Mention.Status.SUGGESTED:  # its "Confirm all" counted it
-        head = LabelGroup(old, [SimpleNamespace(pk=pk, version=version, status=status)
-                                for pk, version, status in rest], counts=None)
+        head = _head(old, rest)
     return _respond(request, mention.article, mention=mention, layers=MOVED, fresh=True,
                     groups=redrawn, placement=placement, head=head, labels=labels)
 
 
-def _on_article(request: HttpRequest, article: Article, decide, *, layers: bool | str = True
-                ) -> HttpResponse:
+def _on_article(request: HttpRequest, article: Article, decide) -> HttpResponse:
     status, message = HTTPStatus.OK, ""
     try:
-        decided = decide()
+        decide()
     except decisions.Refused as refused:
         status, message = HTTPStatus.CONFLICT, str(refused)
-    else:
-        if layers == TEXT and getattr(decided, "relinked", 0):
-            layers = True  # the new mention speaks a claim: the claims' list is redrawn too
-    return _respond(request, article, message=message, status=status, layers=layers)
+    return _respond(request, article, message=message, status=status, layers=True)
 
 
 # A decision's answer redraws its mention's mark and row (layers False), or with PANEL its
-# mark and the side list's groups (`groups`: label names; all if None; a relabel moves the row
-# from one label's list to another's), or with TEXT the text and the side list (a new mention),
-# or with PLACED a new mention's mark and row (the page draws the mark over its characters), or
-# with layers True the text, both lists and the counts.
+# mark and the side list's groups (`groups`: label names, all if None: a refused relabel, an add
+# into an empty list), or with MOVED a relabelled mention's row moved from one list to another,
+# or with TEXT the text and the side list (a new mention), or with PLACED a new mention's mark
+# and row (the page draws the mark over its characters), or with layers True the text, both
+# lists and the counts.
 PANEL, TEXT = "panel", "text"
-PLACED = "placed"  # a new mention's mark and its row put in place (`placement`), not its list
-MOVED = "moved"  # a relabelled mention's row moved from one list to another (views._moved)
+PLACED, MOVED = "placed", "moved"
 
 
 def _respond(request: HttpRequest, article: Article, *, mention: Mention | None = None,
@@ -390,27 +390,22 @@ def _page_context(article: Article, *, text: bool = True, side_list: bool = Fals
     its mark, its row and the counts. With `groups` (label names), the side list holds only
     those labels' mentions, and the others' counts. `labels`: all of them, if already read."""
     labels = labels if labels is not None else list(Label.objects.all())
-    if groups is not None and not text:
-        by_label = {label.pk: LabelGroup(label, [], counts=None if label.name in groups else {})
-                    for label in labels}
-        mentions = list(article.mentions.for_page().filter(
-            label_id__in=[label.pk for label in labels if label.name in groups]))
-        for mention in mentions:
-            mention.label = by_label[mention.label_id].label
-            by_label[mention.label_id].mentions.append(mention)
-        for label_id, status, count in article.mentions.filter(
-                label_id__in=[label.pk for label in labels if label.name not in groups]).status_counts():
-            by_label[label_id].counts[status] = count
-    elif text or side_list:
-        mentions = list(article.mentions.for_page())
-        by_label = {label.pk: LabelGroup(label, []) for label in labels}
-        for mention in mentions:
-            mention.label = by_label[mention.label_id].label  # read once, with the labels
-            by_label[mention.label_id].mentions.append(mention)
-    else:
-        mentions = []
-        by_label = {label.pk: LabelGroup(label, [], counts={}) for label in labels}
-        for label_id, status, count in article.mentions.status_counts():
+    if text or (side_list and groups is None):
+        groups = {label.name for label in labels}
+    drawn = [label.pk for label in labels if label.name in (groups or ())]
+    counted = [label.pk for label in labels if label.pk not in drawn]  # counts, not mentions
+    by_label = {label.pk: LabelGroup(label, [], counts={} if label.pk in counted else None)
+                for label in labels}
+    mentions = []
+    if drawn:
+        mentions = article.mentions.for_page()
+        mentions = list(mentions.filter(label_id__in=drawn) if counted else mentions)
+    for mention in mentions:
+        mention.label = by_label[mention.label_id].label  # read once, with the labels
+        by_label[mention.label_id].mentions.append(mention)
+    if counted:
+        counts = article.mentions.filter(label_id__in=counted) if drawn else article.mentions
+        for label_id, status, count in counts.status_counts():
             by_label[label_id].counts[status] = count
     claims = list(article.claims.for_page()) if text else []
     # The claims come with their article (this one) and speakers: summaries need not read them.
