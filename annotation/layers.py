@@ -128,33 +128,65 @@ def closed(article_id: int) -> bool:
 
 
 def seed(held) -> int:
-    """Give an independent assignment's private layer the pre-tagger's suggestions of the
-    shared layer (machine-made and imported ones, as suggestions nobody has decided on), once
-    the article is pre-tagged. Returns how many mentions it copied."""
+    """Give an independent assignment's private layer the pre-tagger's suggestions (see
+    `seed_many`). Returns how many mentions it copied."""
+    return seed_many([held])
+
+
+def seed_many(assignments) -> int:
+    """Give independent assignments' private layers the pre-tagger's suggestions of the shared
+    layer (machine-made and imported ones, as suggestions nobody has decided on), each once its
+    article is pre-tagged: an assignment already seeded is left as it is, and one whose article
+    is still new is seeded on a later look. A constant number of queries however many
+    assignments. Returns how many mentions it copied."""
+    from collections import defaultdict
+
     from django.db import transaction
     from django.utils import timezone
 
     from annotation import claim_decisions
-    from annotation.models import Claim, Mention
+    from annotation.models import Assignment, Claim, Mention
+    from corpus.models import Article
 
+    unseeded = {held.pk: held for held in assignments if held.seeded_at is None}
+    if not unseeded:
+        return 0
     with transaction.atomic():
-        if held.seeded_at is not None or held.article.status == "new":
+        # Read again and locked: a request seeding the same layer meanwhile waits, then finds it
+        # seeded, so no layer is seeded twice.
+        due = [unseeded[pk] for pk in Assignment.objects.select_for_update(of=("self",))
+               .filter(pk__in=unseeded, seeded_at__isnull=True)
+               .exclude(article__status=Article.Status.NEW).values_list("pk", flat=True)]
+        if not due:
             return 0
+        articles = {held.article_id for held in due}
         machine = ("model", "pattern", "imported")
+        mentions, claims = defaultdict(list), defaultdict(list)
         with working_in(None):
-            mentions = list(Mention.objects.filter(article_id=held.article_id, origin__in=machine))
-            claims = list(Claim.objects.filter(article_id=held.article_id, origin="model"))
-        copies = [Mention(article_id=m.article_id, annotator_id=held.analyst_id, start=m.start, end=m.end,
-                          text=m.text, label_id=m.label_id, model_label=m.model_label, origin=m.origin)
-                  for m in mentions]
-        Mention.every_layer.bulk_create(copies)
-        speakers = claim_decisions.SpeakerIndex(Mention.every_layer.filter(
-            pk__in=[c.pk for c in copies]).select_related("label"))
-        Claim.every_layer.bulk_create(
-            Claim(article_id=c.article_id, annotator_id=held.analyst_id, start=c.start, end=c.end,
-                  text=c.text, speaker=c.speaker, speaker_start=c.speaker_start, speaker_end=c.speaker_end,
-                  speaker_mention=speakers.at(c.speaker_start, c.speaker_end), cue=c.cue,
-                  direct=c.direct, origin=c.origin) for c in claims)
-        held.seeded_at = timezone.now()
-        held.save(update_fields=["seeded_at"])
-    return len(copies)
+            # With their labels: the copies take them, and the speaker index reads them.
+            for m in Mention.objects.filter(article_id__in=articles, origin__in=machine).select_related("label"):
+                mentions[m.article_id].append(m)
+            for c in Claim.objects.filter(article_id__in=articles, origin="model"):
+                claims[c.article_id].append(c)
+        copies = {held.pk: [Mention(article_id=m.article_id, annotator_id=held.analyst_id, start=m.start,
+                                    end=m.end, text=m.text, label=m.label, model_label=m.model_label,
+                                    origin=m.origin) for m in mentions[held.article_id]]
+                  for held in due}
+        Mention.every_layer.bulk_create([m for layer in copies.values() for m in layer])
+        claim_copies = []
+        for held in due:
+            # A copied claim's speaker is the copy of its mention, in the same private layer: the
+            # copies have their ids from the INSERT and their labels, so none is read back.
+            speakers = claim_decisions.SpeakerIndex(copies[held.pk])
+            claim_copies += [
+                Claim(article_id=c.article_id, annotator_id=held.analyst_id, start=c.start, end=c.end,
+                      text=c.text, speaker=c.speaker, speaker_start=c.speaker_start,
+                      speaker_end=c.speaker_end, speaker_mention=speakers.at(c.speaker_start, c.speaker_end),
+                      cue=c.cue, direct=c.direct, origin=c.origin)
+                for c in claims[held.article_id]]
+        Claim.every_layer.bulk_create(claim_copies)
+        now = timezone.now()
+        Assignment.objects.filter(pk__in=[held.pk for held in due]).update(seeded_at=now)
+        for held in due:
+            held.seeded_at = now
+    return sum(len(layer) for layer in copies.values())

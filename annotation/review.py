@@ -53,8 +53,8 @@ def assign(articles: QuerySet, analyst, *, by, independent: bool = False) -> int
                   article=a.article, actor=by,
                   after={"analyst": analyst.get_username(), "independent": independent})
             for a in new)
-        for held in new if independent else []:
-            layers.seed(held)
+        if independent:
+            layers.seed_many(new)
     return len(new)
 
 

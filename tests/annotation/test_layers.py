@@ -7,8 +7,8 @@ import uuid
 import pytest
 from django.urls import reverse
 
-from annotation import decisions, review
-from annotation.models import Claim, Label, Mention
+from annotation import decisions, layers, review
+from annotation.models import Assignment, Claim, Label, Mention
 from corpus.models import Article
 from tests.factories import ArticleFactory, ClaimFactory, MentionFactory
 
@@ -56,6 +56,46 @@ def test_each_independent_analyst_gets_a_private_copy_of_the_suggestions(article
         # The copy's speaker is the copy of the mention, in the same private layer.
         assert claim.speaker_mention == mine(article, user, "Habib Essid")
     assert Mention.objects.filter(article=article).count() == 3  # the shared layer is untouched
+
+
+def test_assigning_several_articles_seeds_each_layer_from_its_own_article(article, analyst, reviewer):
+    """One assignment of several articles seeds every private layer at once, each from its own
+    article: the machine's suggestions (the model's, the patterns', the imported ones, not an
+    analyst's), each claim's speaker the copy of its mention in that layer. An article still new
+    is seeded once pre-tagged, on a later look, and only once."""
+    place = Label.objects.get(name="PLACE")
+    other = ArticleFactory(text=TEXT + " Again.", status=Article.Status.IN_PROGRESS)
+    MentionFactory(article=other, start=0, end=11, origin=Mention.Origin.PATTERN)      # Habib Essid
+    MentionFactory(article=other, start=at("Tunisia")[0], end=at("Tunisia")[1], label=place,
+                   origin=Mention.Origin.IMPORTED)
+    MentionFactory(article=other, start=at("Ben Guerdane")[0], end=at("Ben Guerdane")[1], label=place,
+                   origin=Mention.Origin.ANALYST)
+    ClaimFactory(article=other, start=at("about 50")[0], end=at("Guerdane")[1], speaker="Habib Essid",
+                 speaker_start=0, speaker_end=11)
+    ClaimFactory(article=other, start=at("Tunisia")[0], end=at("border")[1], origin=Claim.Origin.ANALYST)
+    new = ArticleFactory(text=TEXT + " Still new.", status=Article.Status.NEW)
+    MentionFactory(article=new, start=0, end=11)
+
+    review.assign(Article.objects.filter(pk__in=[article.pk, other.pk, new.pk]), analyst, by=reviewer,
+                  independent=True)
+
+    def layer(of):
+        return sorted(Mention.every_layer.filter(article=of, annotator=analyst).values_list("text", "origin"))
+
+    assert layer(article) == [("Ben Guerdane", "model"), ("Habib Essid", "model"), ("Tunisia", "model")]
+    assert layer(other) == [("Habib Essid", "pattern"), ("Tunisia", "imported")]
+    for seeded in (article, other):
+        [claim] = Claim.every_layer.filter(article=seeded, annotator=analyst)
+        assert claim.speaker_mention == mine(seeded, analyst, "Habib Essid")
+    held = Assignment.objects.get(article=new, analyst=analyst)
+    assert held.seeded_at is None and layer(new) == []
+
+    stale = Assignment.objects.get(pk=held.pk)  # read before the seeding, as a concurrent look would
+    Article.objects.filter(pk=new.pk).update(status=Article.Status.PRETAGGED)
+    assert layers.seed(held) == 1 and held.seeded_at is not None
+    assert layers.seed(stale) == 0
+    assert layers.seed_many(Assignment.objects.filter(analyst=analyst)) == 0
+    assert layer(new) == [("Habib Essid", "model")]
 
 
 def test_analysts_work_blind_and_apart_then_the_reviewer_adjudicates(client, article, both, reviewer):
