@@ -168,9 +168,11 @@ def seed_many(assignments) -> int:
                 mentions[m.article_id].append(m)
             for c in Claim.objects.filter(article_id__in=articles, origin="model"):
                 claims[c.article_id].append(c)
+        mentions = {article: _apart(rows) for article, rows in mentions.items()}
+        claims = {article: _apart(rows) for article, rows in claims.items()}
         copies = {held.pk: [Mention(article_id=m.article_id, annotator_id=held.analyst_id, start=m.start,
                                     end=m.end, text=m.text, label=m.label, model_label=m.model_label,
-                                    origin=m.origin) for m in mentions[held.article_id]]
+                                    origin=m.origin) for m in mentions.get(held.article_id, [])]
                   for held in due}
         Mention.every_layer.bulk_create([m for layer in copies.values() for m in layer])
         claim_copies = []
@@ -183,10 +185,25 @@ def seed_many(assignments) -> int:
                       text=c.text, speaker=c.speaker, speaker_start=c.speaker_start,
                       speaker_end=c.speaker_end, speaker_mention=speakers.at(c.speaker_start, c.speaker_end),
                       cue=c.cue, direct=c.direct, origin=c.origin)
-                for c in claims[held.article_id]]
+                for c in claims.get(held.article_id, [])]
         Claim.every_layer.bulk_create(claim_copies)
         now = timezone.now()
         Assignment.objects.filter(pk__in=[held.pk for held in due]).update(seeded_at=now)
         for held in due:
             held.seeded_at = now
     return sum(len(layer) for layer in copies.values())
+
+
+def _apart(rows: list) -> list:
+    """The rows of one article to copy as suggestions, in text order, none overlapping another:
+    in the shared layer a rejected suggestion may lie under one that stands, but copies all
+    stand. The one that stands is kept."""
+    import bisect
+
+    kept: list = []  # in text order, none overlapping: their ends are in order too
+    for row in sorted(rows, key=lambda row: row.status == "rejected"):
+        at = bisect.bisect_left(kept, row.start, key=lambda other: other.start)
+        if (at and kept[at - 1].end > row.start) or (at < len(kept) and kept[at].start < row.end):
+            continue
+        kept.insert(at, row)
+    return kept

@@ -183,3 +183,44 @@ def test_adjudication_refuses_a_side_that_holds_nothing(client, article, both, r
     assert response.status_code == 200
     assert "Difference 1 has nothing on the side chosen" in response.content.decode()
     assert not Mention.objects.filter(article=article).exclude(status="suggested").exists()
+
+
+def test_adjudication_records_a_relabelled_mention_with_the_label_it_had(article, both, reviewer):
+    """The reviewer keeps A's label where the analysts differ on one: the shared mention is
+    relabelled, and its Event says what it was before (the review page reads the model's
+    suggestion from it)."""
+    group = Label.objects.get(name="GROUP")
+    alice, bob = both
+    with layers.working_in(alice.pk):
+        decisions.relabel(mine(article, alice, "Tunisia").pk, group, version=1, by=alice)
+    with layers.working_in(bob.pk):
+        decisions.confirm(mine(article, bob, "Tunisia").pk, version=1, by=bob)
+    for user in both:
+        with layers.working_in(user.pk):
+            decisions.submit(article.pk, by=user, even_if_undecided=True)
+    [difference] = review.compare(article).differences
+    assert difference.kind.value == "label"
+
+    review.adjudicate(article.pk, {0: "a"}, by=reviewer)
+
+    tunisia = Mention.objects.get(article=article, text="Tunisia")
+    assert (tunisia.label.name, tunisia.status) == ("GROUP", "confirmed")
+    event = article.events.get(action="adjudicate.mention", subject_id=tunisia.pk)
+    assert (event.before["label"], event.before["status"]) == ("PLACE", "suggested")
+    assert (event.after["label"], event.after["status"]) == ("GROUP", "confirmed")
+
+
+def test_a_rejected_suggestion_under_a_standing_one_is_not_copied(article, analyst, reviewer):
+    """In the shared layer a rejected suggestion may lie under one that stands; a private layer's
+    copies all stand, so only the standing one is copied (they would overlap)."""
+    rejected = Mention.objects.get(article=article, text="Ben Guerdane")
+    Mention.objects.filter(pk=rejected.pk).update(status=Mention.Status.REJECTED)
+    MentionFactory(article=article, start=at("Guerdane")[0], end=at("Guerdane")[1],
+                   label=Label.objects.get(name="PLACE"), origin=Mention.Origin.PATTERN)
+
+    review.assign(Article.objects.filter(pk=article.pk), analyst, by=reviewer, independent=True)
+
+    assert sorted(Mention.every_layer.filter(article=article, annotator=analyst)
+                  .values_list("text", "origin", "status")) == [
+        ("Guerdane", "pattern", "suggested"), ("Habib Essid", "model", "suggested"),
+        ("Tunisia", "model", "suggested")]
