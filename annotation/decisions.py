@@ -8,13 +8,15 @@ transaction. Views call these functions and render what changed; nothing else wr
 import contextlib
 import uuid
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from annotation import layers, learning, linking
-from annotation.models import Claim, Event, Label, Mention
+from annotation.models import Claim, Entity, Event, Label, Mention
+from config import rows
+from config.rows import Columns, split
 from corpus import text as article_text
 from corpus.models import Article
 
@@ -69,7 +71,7 @@ def relabel(mention_id: int, label: Label, *, version: int, by) -> Mention:
 def resize(mention_id: int, *, edge: str, grow: bool, version: int, by) -> Mention:
     """Move the start or end edge one token outwards (grow) or inwards; confirms the mention."""
     with _transaction():
-        mention = _locked(mention_id, version)
+        mention = _locked(mention_id, version, text=True)  # and its answer draws the text
         start, end = article_text.resized(mention.article.text, mention.start, mention.end,
                                           edge=edge, grow=grow)
         _refuse_outside_body(mention.article, start, end, mention)
@@ -107,7 +109,7 @@ def add(article_id: int, start: int, end: int, label: Label, *, by) -> Mention:
 def delete(mention_id: int, *, version: int, by) -> Mention:
     """Delete a mention an analyst added (suggestions are rejected instead, to be learnt from)."""
     with transaction.atomic():
-        mention = _locked(mention_id, version)
+        mention = _locked(mention_id, version, text=True)  # its answer draws the text again
         if mention.origin != Mention.Origin.ANALYST:
             raise Refused(f"“{mention.text}” is a suggestion: reject it instead of deleting it.",
                           mention)
@@ -239,10 +241,32 @@ EDITABLE = (Article.Status.NEW, Article.Status.PRETAGGED, Article.Status.IN_PROG
             Article.Status.RETURNED)
 
 
-def _locked(mention_id: int, version: int) -> Mention:
+# The locked read of every decision on a mention: the mention with its label, article and entity,
+# in plain SQL (see config/rows.py). The article's text is left out (read if used) unless asked.
+_MENTION, _LABEL, _ENTITY = Columns(Mention, "m"), Columns(Label, "l"), Columns(Entity, "e")
+_ARTICLE = {with_text: Columns(Article, "a", without=() if with_text else ("text",))
+            for with_text in (False, True)}
+
+
+def _locked(mention_id: int, version: int, *, text: bool = False) -> Mention:
+    article_columns = _ARTICLE[text]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT {_MENTION.sql}, {article_columns.sql}, {_LABEL.sql}, {_ENTITY.sql}
+                FROM {Mention._meta.db_table} m
+                JOIN {Article._meta.db_table} a ON a.id = m.article_id
+                JOIN {Label._meta.db_table} l ON l.id = m.label_id
+                LEFT JOIN {Entity._meta.db_table} e ON e.id = m.entity_id
+                WHERE m.id = %s AND m.annotator_id IS NOT DISTINCT FROM %s
+                FOR UPDATE OF m""", [mention_id, layers.current()])
+        row = cursor.fetchone()
+    if row is None:
+        raise Mention.DoesNotExist(f"No mention {mention_id} in this layer.")
+    mention, article, label, entity = split(row, _MENTION, article_columns, _LABEL, _ENTITY)
+    mention = _MENTION.make(mention)
+    mention.article, mention.label = article_columns.make(article), _LABEL.make(label)
+    mention.entity = _ENTITY.make(entity) if mention.entity_id else None
     # Who decided last is read only to say so when the version is stale.
-    mention = Mention.objects.select_for_update(of=("self",)).select_related(
-        "label", "article", "entity").get(pk=mention_id)
     refuse_unless_editable(mention.article, mention)
     if mention.version != version:
         raise StaleVersion(mention)
@@ -284,9 +308,9 @@ def _apply(mention: Mention, action: str, *, by, **changes) -> Mention:
                     article=mention.article, actor=by, before=before, after=mention.snapshot())]
     if (link := linking.link_unsaved(mention, by=by)) is not None:
         events.append(link)
-    mention.save()
+    rows.update(mention, DECIDED)
     mention.before = before  # the answer redraws where the mention was, too
-    Event.objects.bulk_create(events)
+    rows.insert(Event, events)
     _learn(mention, before_status=before["status"], by=by, linked=True,
            spans=[(before["start"], before["end"]), (mention.start, mention.end)])
     start_work(mention.article, by=by)
@@ -308,6 +332,11 @@ def _learn(mention: Mention, *, before_status: str, by, article_mentions=None,
         # Kept on the mention: the answer redraws the claims only when a speaker changed.
         mention.relinked = claim_decisions.relink_speakers(
             mention.article_id, around=spans or [(mention.start, mention.end)])
+
+
+# What a decision on a mention changes: _set's fields and the entity link's.
+DECIDED = ("start", "end", "text", "label", "status", "decided_by", "decided_at", "version",
+           "entity", "entity_accepted", "link_reason")
 
 
 def _set(mention: Mention, *, by, **changes) -> None:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from annotation import layers
 from annotation.models import IdempotencyRecord
+from config import rows
 
 HEADER = "Idempotency-Key"
 FIELD = "idempotency_key"
@@ -43,12 +44,13 @@ def idempotent(view):
                 if hasattr(response, "render"):
                     response.render()
                 if response.status_code < 500 and not getattr(response, "streaming", False):
-                    IdempotencyRecord.objects.create(
-                        key=key, user=request.user, path=request.path,
+                    # Plain SQL (config/rows.py): every decision writes one.
+                    rows.insert(IdempotencyRecord, [IdempotencyRecord(
+                        key=key, user_id=request.user.pk, path=request.path,
                         status=response.status_code,
                         content_type=response.get("Content-Type", "text/html"),
                         body=response.content.decode(response.charset or "utf-8"),
-                        headers={h: response[h] for h in KEPT_HEADERS if h in response})
+                        headers={h: response[h] for h in KEPT_HEADERS if h in response})])
         except IntegrityError:
             # The same key was answered meanwhile by a concurrent request: ours is rolled back.
             if (record := _stored(key)) is None:

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.postgres.search import TrigramSimilarity
 from django.core.paginator import Paginator
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, CharField, F, Func, Q, QuerySet, Value, When
 from django.db.models.functions import Greatest, Substr
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,6 +24,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from annotation import claim_pages, corroboration, decisions, layers, linking, review
 from annotation.idempotency import decision_view
 from annotation.models import Claim, Credibility, Entity, Label, Mention, Reliability
+from config.rows import Columns
 from corpus.models import Article
 
 PAGE = "annotation/article_detail.html"
@@ -131,7 +132,7 @@ def reject_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
 
 @decision_view("annotation.change_mention")
 def relabel_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
-    label = Label.objects.filter(name=request.POST.get("label", "")).first()
+    label = _label_named(request.POST.get("label", ""))
     if label is None:
         return _invalid("Choose one of the labels.")
     return _on_mention(request, mention_id, decisions.relabel, label, layers=PANEL)
@@ -153,7 +154,7 @@ def delete_mention(request: HttpRequest, mention_id: int) -> HttpResponse:
 
 @decision_view("annotation.add_mention")
 def add_mention(request: HttpRequest, article_id: int) -> HttpResponse:
-    label = Label.objects.filter(name=request.POST.get("label", "")).first()
+    label = _label_named(request.POST.get("label", ""))
     try:
         start, end = int(request.POST["start"]), int(request.POST["end"])
     except (KeyError, ValueError):
@@ -226,7 +227,7 @@ def undo_decision(request: HttpRequest, article_id: int) -> HttpResponse:
 @decision_view("annotation.change_mention")
 def confirm_all(request: HttpRequest, article_id: int) -> HttpResponse:
     article = get_object_or_404(Article, pk=article_id)
-    label = Label.objects.filter(name=request.POST.get("label", "")).first()
+    label = _label_named(request.POST.get("label", ""))
     try:
         seen = dict(map(int, pair.split(":")) for pair in request.POST.getlist("seen"))
     except ValueError:
@@ -303,7 +304,7 @@ def _moved(request: HttpRequest, mention: Mention) -> HttpResponse:
     if before["label"] == mention.label.name:  # confirmed with its own label: only its row
         return _respond(request, mention.article, mention=mention, fresh=True,
                         head=_suggestions_head(mention))
-    labels = list(Label.objects.all())
+    labels, counts = _labels_counted(mention.article)
     old = next(label for label in labels if label.name == before["label"])
     rest, joined = [], []  # the old list's other rows; the new list's (pk, start, end)
     for pk, version, status, label_id, start, end in (
@@ -320,7 +321,7 @@ def _moved(request: HttpRequest, mention: Mention) -> HttpResponse:
     if rest and before["status"] == Mention.Status.SUGGESTED:  # its "Confirm all" counted it
         head = _head(old, rest)
     return _respond(request, mention.article, mention=mention, layers=MOVED, fresh=True,
-                    groups=redrawn, placement=placement, head=head, labels=labels)
+                    groups=redrawn, placement=placement, head=head, labels=labels, counts=counts)
 
 
 def _on_article(request: HttpRequest, article: Article, decide) -> HttpResponse:
@@ -345,7 +346,8 @@ PLACED, MOVED = "placed", "moved"
 def _respond(request: HttpRequest, article: Article, *, mention: Mention | None = None,
              message: str = "", status: int = HTTPStatus.OK, layers: bool | str = False,
              partial: str = "decision", fresh: bool = False, groups: set[str] | None = None,
-             labels: list[Label] | None = None, **extra) -> HttpResponse:
+             labels: list[Label] | None = None, counts: list | None = None,
+             **extra) -> HttpResponse:
     if not fresh:  # `fresh`: the article was read, locked, by the decision itself
         article.refresh_from_db(fields=["status"])
     if not request.htmx:
@@ -355,7 +357,8 @@ def _respond(request: HttpRequest, article: Article, *, mention: Mention | None 
         return redirect(article.get_absolute_url() + anchor)
     context = {**_page_context(article, text=layers in (True, TEXT),
                                side_list=bool(layers) and layers != PLACED,
-                               groups=groups if layers in (PANEL, MOVED) else None, labels=labels),
+                               groups=groups if layers in (PANEL, MOVED) else None, labels=labels,
+                               counts=counts),
                "mention": mention, "message": message, "oob": True,
                "layers": layers, **extra}
     if extra.get("claim_id"):
@@ -384,13 +387,18 @@ def _invalid(message: str) -> HttpResponse:
 
 
 def _page_context(article: Article, *, text: bool = True, side_list: bool = False,
-                  groups: set[str] | None = None, labels: list[Label] | None = None) -> dict:
+                  groups: set[str] | None = None, labels: list[Label] | None = None,
+                  counts: list[tuple[int, str, int]] | None = None) -> dict:
     """What the page and its fragments show; without `text`, neither the marked-up text and its
     claims nor (unless `side_list`) the list of mentions: a decision on one mention sends back
     its mark, its row and the counts. With `groups` (label names), the side list holds only
-    those labels' mentions, and the others' counts. `labels`: all of them, if already read."""
+    those labels' mentions, and the others' counts. `labels`: all of them, if already read;
+    `counts`: the article's mentions by label and status, if read with them (_labels_counted)."""
+    every_group = text or (side_list and groups is None)
+    if labels is None and not every_group:  # some or all counted: read both at once
+        labels, counts = _labels_counted(article)
     labels = labels if labels is not None else list(Label.objects.all())
-    if text or (side_list and groups is None):
+    if every_group:
         groups = {label.name for label in labels}
     drawn = [label.pk for label in labels if label.name in (groups or ())]
     counted = [label.pk for label in labels if label.pk not in drawn]  # counts, not mentions
@@ -403,9 +411,11 @@ def _page_context(article: Article, *, text: bool = True, side_list: bool = Fals
     for mention in mentions:
         mention.label = by_label[mention.label_id].label  # read once, with the labels
         by_label[mention.label_id].mentions.append(mention)
-    if counted:
-        counts = article.mentions.filter(label_id__in=counted) if drawn else article.mentions
-        for label_id, status, count in counts.status_counts():
+    if counted and counts is None:
+        counts = (article.mentions.filter(label_id__in=counted) if drawn else article.mentions
+                  ).status_counts()
+    for label_id, status, count in counts or ():
+        if label_id in counted:
             by_label[label_id].counts[status] = count
     claims = list(article.claims.for_page()) if text else []
     # The claims come with their article (this one) and speakers: summaries need not read them.
@@ -419,6 +429,39 @@ def _page_context(article: Article, *, text: bool = True, side_list: bool = Fals
             "editable": article.status in decisions.EDITABLE and not layers.closed(article.pk),
             # Rows are many: their URLs and keys are put together from these, not reversed each.
             "mentions_url": _mentions_url(), "render_stamp": uuid.uuid4().hex[:12]}
+
+
+_LABEL = Columns(Label, "l")
+
+
+def _label_named(name: str) -> Label | None:
+    """The label a decision names, or None (plain SQL: config/rows.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_LABEL.sql} FROM {Label._meta.db_table} l WHERE l.name = %s", [name])
+        row = cursor.fetchone()
+    return _LABEL.make(row) if row else None
+
+
+def _labels_counted(article: Article) -> tuple[list[Label], list[tuple[int, str, int]]]:
+    """Every label, in order, and the article's mentions (in the layer in use) as (label id,
+    status, count): one plain query for what every decision's answer shows (config/rows.py)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT {_LABEL.sql}, m.status, count(m.id)
+                FROM {Label._meta.db_table} l
+                LEFT JOIN {Mention._meta.db_table} m ON m.label_id = l.id AND m.article_id = %s
+                                                     AND m.annotator_id IS NOT DISTINCT FROM %s
+                GROUP BY l.id, m.status ORDER BY l."order", l.name""",
+            [article.pk, layers.current()])
+        rows = cursor.fetchall()
+    labels, counts = {}, []
+    for row in rows:
+        *label, status, count = row
+        if (label_id := label[_LABEL.pk]) not in labels:
+            labels[label_id] = _LABEL.make(label)
+        if status is not None:
+            counts.append((label_id, status, count))
+    return list(labels.values()), counts
 
 
 @functools.cache

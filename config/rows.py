@@ -1,0 +1,72 @@
+"""Model instances from plain SQL, for the few statements every decision runs.
+
+Building a query with the ORM costs a decision more than PostgreSQL takes to answer it (see
+bench/load.py --profile). These statements are written once, from the models' own metadata
+(tables, columns), and their rows become instances as the ORM's would (`Model.from_db`): the
+same fields, the same converters, the fields left out deferred (read when first used).
+"""
+
+from collections.abc import Sequence
+
+from django.db import connection
+from django.db.models import Model
+
+
+class Columns:
+    """A model's columns in a SELECT under a table alias, and the instance made from them."""
+
+    def __init__(self, model: type[Model], alias: str, *, without: Sequence[str] = ()):
+        self.model, self.alias = model, alias
+        self.fields = [f for f in model._meta.concrete_fields if f.name not in without]
+        self.attnames = [f.attname for f in self.fields]
+        self.pk = self.attnames.index(model._meta.pk.attname)  # where a row holds its id
+        self.sql = ", ".join(f'{alias}."{f.column}"' for f in self.fields)
+        # Fields whose database value needs turning into Python's (none of psycopg's plain types).
+        self.converters = [(index, field, field.from_db_value)
+                           for index, field in enumerate(self.fields) if hasattr(field, "from_db_value")]
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def make(self, values: Sequence) -> Model:
+        values = list(values)
+        for index, field, convert in self.converters:
+            values[index] = convert(values[index], None, connection)
+        return self.model.from_db(connection.alias, self.attnames, values)
+
+
+def split(row: Sequence, *parts: Columns) -> list[Sequence]:
+    """A joined row cut into each model's values, in the order of `parts`."""
+    out, at = [], 0
+    for part in parts:
+        out.append(row[at:at + len(part)])
+        at += len(part)
+    return out
+
+
+def insert(model: type[Model], instances: Sequence[Model]) -> None:
+    """What `model.objects.bulk_create(instances)` writes, in one plain INSERT; their ids are not
+    read back (for rows nothing refers to once written: a decision's Events)."""
+    if not instances:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    values = [[f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+              for instance in instances]
+    row = f"({', '.join(['%s'] * len(fields))})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {model._meta.db_table} ({', '.join(f'"{f.column}"' for f in fields)})
+                VALUES {', '.join([row] * len(instances))}""",
+            [value for row_values in values for value in row_values])
+
+
+def update(instance: Model, names: Sequence[str]) -> None:
+    """What `instance.save(update_fields=names)` writes, in one plain UPDATE (no signals: the
+    project sends none)."""
+    fields = [instance._meta.get_field(name) for name in names]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {instance._meta.db_table} SET {', '.join(f'"{f.column}" = %s' for f in fields)}
+                WHERE "{instance._meta.pk.column}" = %s""",
+            [*(f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields),
+             instance.pk])

@@ -1,0 +1,84 @@
+"""config/rows.py: the plain SQL of the decisions' hot path reads and writes what the ORM would."""
+
+import datetime
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.forms.models import model_to_dict
+
+from annotation.models import Entity, Event, IdempotencyRecord, Label, Mention
+from config import rows
+from config.rows import Columns, split
+from corpus.models import Article
+from tests.factories import ArticleFactory, MentionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _fields(instance) -> dict:
+    """Every concrete field's value, as the instance holds it."""
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def test_a_joined_row_makes_the_instances_the_orm_reads(analyst):
+    place = Label.objects.get(name="PLACE")  # an ArrayField (spacy_labels) among its fields
+    entity = Entity.objects.create(name="Ben Guerdane", label=place, aliases=["Benguerdane"],
+                                   keys=["ben guerdane", "benguerdane"], created_by=analyst)
+    mention = MentionFactory(start=46, end=58, label=place, entity=entity, status="confirmed",
+                             decided_by=analyst, decided_at=datetime.datetime.now(datetime.UTC))
+    parts = Columns(Mention, "m"), Columns(Article, "a", without=("text",)), Columns(Entity, "e")
+    with connection.cursor() as cursor:
+        cursor.execute(f"""SELECT {", ".join(part.sql for part in parts)}
+                           FROM annotation_mention m JOIN corpus_article a ON a.id = m.article_id
+                           JOIN annotation_entity e ON e.id = m.entity_id WHERE m.id = %s""",
+                       [mention.pk])
+        made = [part.make(values) for part, values in zip(parts, split(cursor.fetchone(), *parts))]
+
+    read = Mention.objects.select_related("article", "entity").get(pk=mention.pk)
+    assert _fields(made[0]) == _fields(read)
+    assert _fields(made[2]) == _fields(read.entity)
+    assert made[2].keys == ["ben guerdane", "benguerdane"]
+    article = made[1]
+    assert article.get_deferred_fields() == {"text"}
+    assert article.text == read.article.text  # read when first used
+    assert _fields(article) == _fields(read.article)
+    assert not made[0]._state.adding and made[0]._state.db == "default"
+
+
+def test_insert_writes_what_bulk_create_writes(analyst):
+    article = ArticleFactory()
+    fields = dict(action="mention.confirm", subject_type="mention", subject_id=7, article=article,
+                  actor=analyst, before={"status": "suggested", "n": [1, 2]}, after={"é": None})
+    rows.insert(Event, [Event(**fields), Event(**{**fields, "subject_id": 8})])
+    Event.objects.bulk_create([Event(**{**fields, "subject_id": 9})])
+
+    written = list(Event.objects.filter(article=article).order_by("subject_id"))
+    assert [e.subject_id for e in written] == [7, 8, 9]
+    expected = model_to_dict(written[2], exclude=["id", "subject_id"])
+    for event in written[:2]:
+        assert model_to_dict(event, exclude=["id", "subject_id"]) == expected
+        assert event.created_at is not None
+
+
+def test_insert_of_nothing_writes_nothing():
+    rows.insert(Event, [])
+    assert not Event.objects.exists()
+
+
+def test_an_insert_that_breaks_a_constraint_raises_django_s_error(analyst):
+    record = dict(key="k" * 20, user_id=analyst.pk, path="/", status=200, content_type="text/html",
+                  body="", headers={})
+    rows.insert(IdempotencyRecord, [IdempotencyRecord(**record)])
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows.insert(IdempotencyRecord, [IdempotencyRecord(**record)])
+    assert IdempotencyRecord.objects.count() == 1
+
+
+def test_update_writes_the_fields_named_and_no_other():
+    mention = MentionFactory(start=0, end=6)
+    mention.status, mention.version = "confirmed", 2
+    mention.text = "changed in memory only"
+    rows.update(mention, ["status", "version"])
+
+    mention.refresh_from_db()
+    assert (mention.status, mention.version, mention.text) == ("confirmed", 2, "Report")
