@@ -144,7 +144,7 @@ LOGIN_URL = "login"
 DATA_UPLOAD_MAX_NUMBER_FILES = 1000
 LOGIN_REDIRECT_URL = "corpus:article_list"
 LOGOUT_REDIRECT_URL = "login"
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "config.sessions"  # the database's, read with plain SQL
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env("TIME_ZONE", "UTC")

@@ -82,3 +82,32 @@ def test_update_writes_the_fields_named_and_no_other():
 
     mention.refresh_from_db()
     assert (mention.status, mention.version, mention.text) == ("confirmed", 2, "Report")
+
+
+def test_a_session_is_read_while_it_lasts_and_not_after(analyst):
+    from django.contrib.sessions.models import Session
+
+    from config.sessions import SessionStore
+
+    store = SessionStore()
+    store["who"] = analyst.pk
+    store.create()
+    assert SessionStore(store.session_key).load() == {"who": analyst.pk}
+
+    Session.objects.filter(pk=store.session_key).update(
+        expire_date=datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=1))
+    expired = SessionStore(store.session_key)
+    assert expired.load() == {} and expired.session_key is None  # a new one starts
+    assert SessionStore("no-such-session-key").load() == {}
+
+
+def test_the_backend_gives_an_active_user_and_no_other(analyst):
+    from config.auth import PermissionBackend
+
+    backend = PermissionBackend()
+    user = backend.get_user(analyst.pk)
+    assert _fields(user) == _fields(type(analyst).objects.get(pk=analyst.pk))
+    assert user.has_perm("annotation.change_mention")
+    assert backend.get_user(analyst.pk + 1000) is None
+    type(analyst).objects.filter(pk=analyst.pk).update(is_active=False)
+    assert backend.get_user(analyst.pk) is None
