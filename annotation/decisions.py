@@ -85,7 +85,7 @@ def resize(mention_id: int, *, edge: str, grow: bool, version: int, by) -> Menti
 def add(article_id: int, start: int, end: int, label: Label, *, by) -> Mention:
     """A mention the analyst marks: the selection grows to whole words, white space is dropped."""
     with transaction.atomic():
-        article = Article.objects.select_for_update().get(pk=article_id)
+        article = _locked_article(article_id)
         refuse_unless_editable(article)
         if not (0 <= start < end <= len(article.text)):
             raise Refused("The selection lies outside the article's text.")
@@ -99,9 +99,17 @@ def add(article_id: int, start: int, end: int, label: Label, *, by) -> Mention:
                           label=label, origin=Mention.Origin.ANALYST,
                           status=Mention.Status.CONFIRMED, decided_by=by, decided_at=timezone.now())
         _refuse_overlap(mention)
-        mention.save()
-        Event.record("mention.add", mention, article=article, actor=by, after=mention.snapshot())
-        _learn(mention, before_status="", by=by)
+        # Linked before it is written, as a decision on a mention is (_apply): one INSERT of the
+        # mention with its link, one of both Events.
+        link = linking.link_unsaved(mention, by=by)
+        rows.insert(Mention, [mention], ids=True)
+        events = [Event(action="mention.add", subject_type="mention", subject_id=mention.pk,
+                        article=article, actor=by, after=mention.snapshot())]
+        if link is not None:
+            link.subject_id = mention.pk
+            events.append(link)
+        rows.insert(Event, events)
+        _learn(mention, before_status="", by=by, linked=True)
         start_work(article, by=by)
     return mention
 
@@ -127,7 +135,7 @@ def confirm_all(article_id: int, label: Label, *, seen: dict[int, int], by) -> l
 
     group = uuid.uuid4().hex
     with transaction.atomic():
-        article = Article.objects.select_for_update().get(pk=article_id)
+        article = _locked_article(article_id)
         refuse_unless_editable(article)
         mentions = list(article.mentions.select_for_update().select_related("label")
                         .filter(pk__in=seen, label=label, status=Mention.Status.SUGGESTED))
@@ -162,7 +170,7 @@ def undo(article_id: int, *, by) -> list[Mention]:
     from annotation import claim_decisions
 
     with transaction.atomic():
-        article = Article.objects.select_for_update().get(pk=article_id)
+        article = _locked_article(article_id)
         refuse_unless_editable(article)
         mine = Event.objects.filter(article=article, actor=by)
         undone = set(mine.filter(action__in=UNDO_ACTIONS).values_list("after__undoes", flat=True))
@@ -351,13 +359,37 @@ def _set(mention: Mention, *, by, **changes) -> None:
 
 def _refuse_overlap(mention: Mention) -> None:
     # The database refuses it too (mention_no_overlap); checking first gives a clear message.
-    other = (Mention.objects.live().select_related("label")
-             .filter(Q(article_id=mention.article_id), start__lt=mention.end, end__gt=mention.start)
-             .exclude(pk=mention.pk).first())
+    # Plain SQL (config/rows.py): every add and every resize asks.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT m.text, l.name FROM {Mention._meta.db_table} m
+                JOIN {Label._meta.db_table} l ON l.id = m.label_id
+                WHERE m.article_id = %s AND m.annotator_id IS NOT DISTINCT FROM %s
+                      AND m.status <> %s AND m.start < %s AND m."end" > %s
+                      AND m.id IS DISTINCT FROM %s
+                ORDER BY m.start LIMIT 1""",
+            [mention.article_id, layers.current(), Mention.Status.REJECTED, mention.end,
+             mention.start, mention.pk])
+        other = cursor.fetchone()
     if other is not None:
+        text, label = other
         current = Mention.objects.select_related("label").filter(pk=mention.pk).first()
-        raise Overlap(f"“{mention.text}” would overlap “{other.text}” ({other.label.name}), "
+        raise Overlap(f"“{mention.text}” would overlap “{text}” ({label}), "
                       "which stands: reject or narrow that one first.", current)
+
+
+_WHOLE_ARTICLE = Columns(Article, "a")
+
+
+def _locked_article(article_id: int) -> Article:
+    """The article, locked for a decision about it (plain SQL, as _locked)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {_WHOLE_ARTICLE.sql} FROM {Article._meta.db_table} a "
+                       "WHERE a.id = %s FOR UPDATE", [article_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Article.DoesNotExist(f"No article {article_id}.")
+    return _WHOLE_ARTICLE.make(row)
 
 
 def move(article: Article, status: str, action: str, *, by, **after) -> Article:
@@ -386,7 +418,7 @@ class NeedsConfirmation(Exception):
 
 def submit(article_id: int, *, by, even_if_undecided: bool = False) -> Article:
     with transaction.atomic():
-        article = Article.objects.select_for_update().get(pk=article_id)
+        article = _locked_article(article_id)
         refuse_unless_editable(article, consequence="it cannot be submitted")
         undecided = (article.mentions.filter(status=Mention.Status.SUGGESTED).count()
                      + article.claims.filter(status=Claim.Status.SUGGESTED).count())

@@ -21,10 +21,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import TrigramSimilarity
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from annotation.models import Entity, Event, Mention
+from config.rows import Columns
 
 LINKED_LABELS = ("ACTOR", "GROUP", "PLACE")
 SIMILARITY = 0.5
@@ -245,7 +246,16 @@ def _by_name(normalised: str, label) -> Entity | None:
     known = _known_names.get()
     if known is not None and (label.pk, normalised) in known:
         return known[(label.pk, normalised)]
-    return Entity.objects.filter(label=label, keys__contains=[normalised]).order_by("pk").first()
+    # Plain SQL (config/rows.py): most decisions on a name ask this.
+    with connection.cursor() as cursor:
+        cursor.execute(f"""SELECT {_ENTITY.sql} FROM {Entity._meta.db_table} e
+                           WHERE e.label_id = %s AND e.keys @> ARRAY[%s]::varchar(300)[]
+                           ORDER BY e.id LIMIT 1""", [label.pk, normalised])
+        row = cursor.fetchone()
+    return _ENTITY.make(row) if row else None
+
+
+_ENTITY = Columns(Entity, "e")
 
 
 def _full_name_for(name: str, others: list[Mention]) -> Mention | None:

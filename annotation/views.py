@@ -171,13 +171,13 @@ def add_mention(request: HttpRequest, article_id: int) -> HttpResponse:
     article = mention.article  # read, locked, and put in progress by the decision itself
     if getattr(mention, "relinked", 0):  # the new mention speaks a claim: the claims too
         return _respond(request, article, layers=True, fresh=True)
-    if not request.htmx or not _drawn_alone(mention):
+    if not request.htmx or (around := _around(mention)) is None:
         return _respond(request, article, layers=TEXT, fresh=True)
     # Its characters lie in one run of plain text: the page draws the mark there (annotate.js,
     # on this event, before the fragments are swapped in) and gets the mark, its row put in
     # place in its label's list (or that list, if it was empty) and the counts; not the whole
     # text and side list.
-    if (placement := _row_placement(mention)) is None:
+    if (placement := _placement(mention, around)) is None:
         response = _respond(request, article, mention=mention, layers=PANEL, groups={label.name},
                             fresh=True)
     else:
@@ -188,17 +188,10 @@ def add_mention(request: HttpRequest, article_id: int) -> HttpResponse:
     return response
 
 
-def _row_placement(mention: Mention) -> str | None:
-    """Where a new mention's row goes in its label's list, in text order, as htmx's out-of-band
-    swap and target: before the next row, or at the list's end; None if the list was empty
-    (it says "None", and is drawn again)."""
-    return _placement(mention, list(
-        Mention.objects.filter(article_id=mention.article_id, label_id=mention.label_id)
-        .exclude(pk=mention.pk).values_list("pk", "start", "end")))
-
-
 def _placement(mention: Mention, rows: list[tuple[int, int, int]]) -> str | None:
-    """As _row_placement, from the other rows of the mention's list: (pk, start, end)."""
+    """Where a new or moved mention's row goes in its label's list, in text order, as htmx's
+    out-of-band swap and target, from the list's other rows as (pk, start, end): before the next
+    row, or at the list's end; None if the list was empty (it says "None", and is drawn again)."""
     if not rows:
         return None
     later = [(start, end, pk) for pk, start, end in rows if (start, end) > (mention.start, mention.end)]
@@ -207,15 +200,33 @@ def _placement(mention: Mention, rows: list[tuple[int, int, int]]) -> str | None
     return f"beforeend:#group-{mention.label.name.lower()} .mention-list"
 
 
-def _drawn_alone(mention: Mention) -> bool:
-    """Does the new mention lie, on the page, in one run of plain text: no other mark drawn over
-    any of its characters (a rejected one would give way to it), no claim's edge inside it?"""
-    start, end = mention.start, mention.end
-    marked = (Mention.objects.filter(article_id=mention.article_id, start__lt=end, end__gt=start)
-              .exclude(pk=mention.pk).values("pk"))
-    cut = Claim.objects.filter(Q(start__gt=start, start__lt=end) | Q(end__gt=start, end__lt=end),
-                               article_id=mention.article_id).values("pk")
-    return not marked.union(cut, all=True).exists()
+def _around(mention: Mention) -> list[tuple[int, int, int]] | None:
+    """For a new mention lying, on the page, in one run of plain text (no other mark drawn over
+    any of its characters, a rejected one included, as it gives way to the new one; no claim's
+    edge inside it): the other rows of its label's list as (pk, start, end), for _placement.
+    None if it does not lie so. One plain query (config/rows.py)."""
+    start, end, article, layer = mention.start, mention.end, mention.article_id, layers.current()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT m.id, m.start, m."end" FROM {Mention._meta.db_table} m
+                WHERE m.article_id = %(article)s AND m.annotator_id IS NOT DISTINCT FROM %(layer)s
+                      AND m.label_id = %(label)s AND m.id <> %(mention)s
+                UNION ALL
+                SELECT NULL, NULL, NULL WHERE EXISTS (
+                    SELECT 1 FROM {Mention._meta.db_table} m
+                    WHERE m.article_id = %(article)s AND m.annotator_id IS NOT DISTINCT FROM %(layer)s
+                          AND m.start < %(end)s AND m."end" > %(start)s AND m.id <> %(mention)s
+                    UNION ALL
+                    SELECT 1 FROM {Claim._meta.db_table} c
+                    WHERE c.article_id = %(article)s AND c.annotator_id IS NOT DISTINCT FROM %(layer)s
+                          AND ((c.start > %(start)s AND c.start < %(end)s)
+                               OR (c."end" > %(start)s AND c."end" < %(end)s)))""",
+            {"article": article, "layer": layer, "label": mention.label_id, "mention": mention.pk,
+             "start": start, "end": end})
+        rows = cursor.fetchall()
+    if any(pk is None for pk, _, _ in rows):  # something is drawn over it, or cuts it
+        return None
+    return rows
 
 
 @decision_view("annotation.change_mention")

@@ -44,20 +44,26 @@ def split(row: Sequence, *parts: Columns) -> list[Sequence]:
     return out
 
 
-def insert(model: type[Model], instances: Sequence[Model]) -> None:
-    """What `model.objects.bulk_create(instances)` writes, in one plain INSERT; their ids are not
-    read back (for rows nothing refers to once written: a decision's Events)."""
+def insert(model: type[Model], instances: Sequence[Model], *, ids: bool = False) -> None:
+    """What `model.objects.bulk_create(instances)` writes, in one plain INSERT; with `ids`, the
+    instances get theirs (RETURNING), else they are not read back (rows nothing refers to once
+    written: a decision's Events)."""
     if not instances:
         return
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     values = [[f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
               for instance in instances]
     row = f"({', '.join(['%s'] * len(fields))})"
+    pk = model._meta.pk.column
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {model._meta.db_table} ({', '.join(f'"{f.column}"' for f in fields)})
-                VALUES {', '.join([row] * len(instances))}""",
+                VALUES {', '.join([row] * len(instances))}{f' RETURNING "{pk}"' if ids else ''}""",
             [value for row_values in values for value in row_values])
+        if ids:  # PostgreSQL returns them in the order of VALUES
+            for instance, (new_id,) in zip(instances, cursor.fetchall(), strict=True):
+                instance.pk = new_id
+                instance._state.adding, instance._state.db = False, connection.alias
 
 
 def update(instance: Model, names: Sequence[str]) -> None:

@@ -102,7 +102,7 @@ CEILINGS = {
     "accept_link": 17,
     "clear_link": 17,
     "change_link": 18,
-    "add_mention": 24,
+    "add_mention": 21,
     "undo_decision (mention)": 27,
     "undo_decision (claim)": 29,
     "confirm_all (two seen)": 28,

@@ -111,3 +111,15 @@ def test_the_backend_gives_an_active_user_and_no_other(analyst):
     assert backend.get_user(analyst.pk + 1000) is None
     type(analyst).objects.filter(pk=analyst.pk).update(is_active=False)
     assert backend.get_user(analyst.pk) is None
+
+
+def test_insert_with_ids_gives_each_instance_its_own():
+    article = ArticleFactory()
+    actor = Label.objects.get(name="ACTOR")
+    made = [Mention(article=article, start=start, end=start + 6, text=article.text[start:start + 6],
+                    label=actor) for start in (0, 20, 40)]
+    rows.insert(Mention, made, ids=True)
+
+    assert all(not m._state.adding for m in made)
+    assert [(m.pk, m.start) for m in made] == list(
+        Mention.objects.filter(article=article).order_by("start").values_list("pk", "start"))
