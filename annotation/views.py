@@ -79,6 +79,17 @@ class Run:
     claim: Claim | None = None
 
 
+@dataclass
+class Tally:
+    """Every label, in order, and an article's mentions of each (in the layer in use): counted
+    as (label id, status, count), and its suggestions as (pk, version) in text order, what a
+    list's "Confirm all" sends."""
+
+    labels: list[Label]
+    counts: list[tuple[int, str, int]]
+    suggested: dict[int, list[tuple[int, int]]]
+
+
 @require_GET
 def label_css(request: HttpRequest) -> HttpResponse:
     """The labels' colours as a style sheet: labels are data, and no inline style is needed."""
@@ -285,20 +296,22 @@ def _on_mention(request: HttpRequest, mention_id: int, decide, *args, layers: bo
         layers = True  # a claim's speaker changed: its row and the text's claims are redrawn
     if layers == PANEL and request.htmx:
         return _moved(request, mention)
-    return _respond(request, mention.article, mention=mention, layers=layers, fresh=True,
-                    head=None if layers else _suggestions_head(mention))
+    if layers or not request.htmx:
+        return _respond(request, mention.article, mention=mention, layers=layers, fresh=True)
+    tally = _tally(mention.article)
+    return _respond(request, mention.article, mention=mention, fresh=True, tally=tally,
+                    head=_suggestions_head(mention, tally))
 
 
-def _suggestions_head(mention: Mention) -> "LabelGroup | None":
+def _suggestions_head(mention: Mention, tally: Tally) -> "LabelGroup | None":
     """The head of the mention's list, with its "Confirm all" of the list's suggestions, when the
     decision made the mention a suggestion or no longer one (its row alone is drawn again)."""
     before = getattr(mention, "before", None)
     suggested = Mention.Status.SUGGESTED
     if before is None or (before["status"] == suggested) == (mention.status == suggested):
         return None
-    return _head(mention.label, Mention.objects.filter(
-        article_id=mention.article_id, label_id=mention.label_id, status=suggested
-    ).values_list("pk", "version", "status"))
+    return _head(mention.label, [(pk, version, suggested)
+                                 for pk, version in tally.suggested.get(mention.label_id, [])])
 
 
 def _head(label: Label, rows) -> LabelGroup:
@@ -312,11 +325,11 @@ def _moved(request: HttpRequest, mention: Mention) -> HttpResponse:
     left or found empty is drawn again), the old list's "Confirm all" is drawn again if the
     mention was one of its suggestions, and the mark; not the whole lists."""
     before = mention.before
+    tally = _tally(mention.article)
     if before["label"] == mention.label.name:  # confirmed with its own label: only its row
-        return _respond(request, mention.article, mention=mention, fresh=True,
-                        head=_suggestions_head(mention))
-    labels, counts = _labels_counted(mention.article)
-    old = next(label for label in labels if label.name == before["label"])
+        return _respond(request, mention.article, mention=mention, fresh=True, tally=tally,
+                        head=_suggestions_head(mention, tally))
+    old = next(label for label in tally.labels if label.name == before["label"])
     rest, joined = [], []  # the old list's other rows; the new list's (pk, start, end)
     for pk, version, status, label_id, start, end in (
             Mention.objects.filter(article_id=mention.article_id, label_id__in=(old.pk, mention.label_id))
@@ -332,7 +345,7 @@ def _moved(request: HttpRequest, mention: Mention) -> HttpResponse:
     if rest and before["status"] == Mention.Status.SUGGESTED:  # its "Confirm all" counted it
         head = _head(old, rest)
     return _respond(request, mention.article, mention=mention, layers=MOVED, fresh=True,
-                    groups=redrawn, placement=placement, head=head, labels=labels, counts=counts)
+                    groups=redrawn, placement=placement, head=head, tally=tally)
 
 
 def _on_article(request: HttpRequest, article: Article, decide) -> HttpResponse:
@@ -357,8 +370,7 @@ PLACED, MOVED = "placed", "moved"
 def _respond(request: HttpRequest, article: Article, *, mention: Mention | None = None,
              message: str = "", status: int = HTTPStatus.OK, layers: bool | str = False,
              partial: str = "decision", fresh: bool = False, groups: set[str] | None = None,
-             labels: list[Label] | None = None, counts: list | None = None,
-             **extra) -> HttpResponse:
+             tally: Tally | None = None, **extra) -> HttpResponse:
     if not fresh:  # `fresh`: the article was read, locked, by the decision itself
         article.refresh_from_db(fields=["status"])
     if not request.htmx:
@@ -368,8 +380,7 @@ def _respond(request: HttpRequest, article: Article, *, mention: Mention | None 
         return redirect(article.get_absolute_url() + anchor)
     context = {**_page_context(article, text=layers in (True, TEXT),
                                side_list=bool(layers) and layers != PLACED,
-                               groups=groups if layers in (PANEL, MOVED) else None, labels=labels,
-                               counts=counts),
+                               groups=groups if layers in (PANEL, MOVED) else None, tally=tally),
                "mention": mention, "message": message, "oob": True,
                "layers": layers, **extra}
     if extra.get("claim_id"):
@@ -398,17 +409,16 @@ def _invalid(message: str) -> HttpResponse:
 
 
 def _page_context(article: Article, *, text: bool = True, side_list: bool = False,
-                  groups: set[str] | None = None, labels: list[Label] | None = None,
-                  counts: list[tuple[int, str, int]] | None = None) -> dict:
+                  groups: set[str] | None = None, tally: Tally | None = None) -> dict:
     """What the page and its fragments show; without `text`, neither the marked-up text and its
     claims nor (unless `side_list`) the list of mentions: a decision on one mention sends back
     its mark, its row and the counts. With `groups` (label names), the side list holds only
-    those labels' mentions, and the others' counts. `labels`: all of them, if already read;
-    `counts`: the article's mentions by label and status, if read with them (_labels_counted)."""
+    those labels' mentions, and the others' counts. `tally`: the labels and counts, if read."""
     every_group = text or (side_list and groups is None)
-    if labels is None and not every_group:  # some or all counted: read both at once
-        labels, counts = _labels_counted(article)
-    labels = labels if labels is not None else list(Label.objects.all())
+    if tally is None and not every_group:  # some or all counted: labels and counts at once
+        tally = _tally(article)
+    labels = tally.labels if tally is not None else list(Label.objects.all())
+    counts = tally.counts if tally is not None else None
     if every_group:
         groups = {label.name for label in labels}
     drawn = [label.pk for label in labels if label.name in (groups or ())]
@@ -453,26 +463,29 @@ def _label_named(name: str) -> Label | None:
     return _LABEL.make(row) if row else None
 
 
-def _labels_counted(article: Article) -> tuple[list[Label], list[tuple[int, str, int]]]:
-    """Every label, in order, and the article's mentions (in the layer in use) as (label id,
-    status, count): one plain query for what every decision's answer shows (config/rows.py)."""
+def _tally(article: Article) -> Tally:
+    """What every decision's answer shows of the labels, in one plain query (config/rows.py)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT {_LABEL.sql}, m.status, count(m.id)
+            f"""SELECT {_LABEL.sql}, m.status, count(m.id),
+                       array_agg(ARRAY[m.id, m.version] ORDER BY m.start, m."end")
+                           FILTER (WHERE m.status = %s)
                 FROM {Label._meta.db_table} l
                 LEFT JOIN {Mention._meta.db_table} m ON m.label_id = l.id AND m.article_id = %s
                                                      AND m.annotator_id IS NOT DISTINCT FROM %s
                 GROUP BY l.id, m.status ORDER BY l."order", l.name""",
-            [article.pk, layers.current()])
+            [Mention.Status.SUGGESTED, article.pk, layers.current()])
         rows = cursor.fetchall()
-    labels, counts = {}, []
+    labels, counts, suggested = {}, [], {}
     for row in rows:
-        *label, status, count = row
+        *label, status, count, pairs = row
         if (label_id := label[_LABEL.pk]) not in labels:
             labels[label_id] = _LABEL.make(label)
         if status is not None:
             counts.append((label_id, status, count))
-    return list(labels.values()), counts
+        if pairs:
+            suggested[label_id] = [(pk, version) for pk, version in pairs]
+    return Tally(list(labels.values()), counts, suggested)
 
 
 @functools.cache

@@ -94,8 +94,8 @@ CEILINGS = {
     "batch_detail": 4,
     "batch_detail (htmx progress)": 4,
     # Decisions (POST)
-    "confirm_mention": 16,
-    "reject_mention": 15,  # with its list's "Confirm all" drawn again
+    "confirm_mention": 15,
+    "reject_mention": 14,  # with its list's "Confirm all" drawn again
     "relabel_mention": 18,
     "resize_mention": 21,
     "delete_mention": 19,
