@@ -1,5 +1,5 @@
-"""Authentication backend: Django's, with a user's permissions read in one query, and the user
-of each request read with plain SQL (see config/rows.py)."""
+"""Authentication backend: Django's, with each request's user read with their permissions in
+one plain query (see config/rows.py)."""
 
 import functools
 
@@ -11,33 +11,43 @@ from config.rows import Columns
 
 # A user's own permissions and their groups', in one round trip (ModelBackend makes two, and an
 # OR over both many-to-many joins costs PostgreSQL more than the two).
-_PERMISSIONS = """
-    SELECT ct.app_label, p.codename
+_PERMISSIONS_OF = """
+    SELECT {columns}
     FROM auth_permission p JOIN django_content_type ct ON ct.id = p.content_type_id
     WHERE p.id IN (SELECT up.permission_id FROM auth_user_user_permissions up
-                   WHERE up.user_id = %(user)s
+                   WHERE up.user_id = {user}
                    UNION
                    SELECT gp.permission_id FROM auth_group_permissions gp
                    JOIN auth_user_groups ug ON ug.group_id = gp.group_id
-                   WHERE ug.user_id = %(user)s)"""
+                   WHERE ug.user_id = {user})"""
+_PERMISSIONS = _PERMISSIONS_OF.format(columns="ct.app_label, p.codename", user="%(user)s")
+# As "app_label.codename", of the user read alongside them (u).
+_OWN_PERMISSIONS = _PERMISSIONS_OF.format(columns="ct.app_label || '.' || p.codename", user="u.id")
 _ALL_PERMISSIONS = """
     SELECT ct.app_label, p.codename
     FROM auth_permission p JOIN django_content_type ct ON ct.id = p.content_type_id"""
 
 
 class PermissionBackend(ModelBackend):
-    """ModelBackend reads a user's own permissions and their groups' in two queries, on every
-    request that checks one; this reads both at once (each decision checks one)."""
+    """ModelBackend reads the user, then their own permissions and their groups' in two more
+    queries, on every request that checks one; this reads all three at once (each decision
+    checks one). A user given otherwise (a login) has theirs read when first asked."""
 
     def get_user(self, user_id):
+        """The request's user, with their permissions (a superuser's are all, read if asked)."""
         columns = _user_columns()
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {columns.sql} FROM {columns.model._meta.db_table} u WHERE u.id = %s",
-                           [user_id])
+            cursor.execute(f"""SELECT {columns.sql},
+                                      CASE WHEN NOT u.is_superuser THEN ARRAY({_OWN_PERMISSIONS}) END
+                               FROM {columns.model._meta.db_table} u WHERE u.id = %(user)s""",
+                           {"user": user_id})
             row = cursor.fetchone()
         if row is None:
             return None
-        user = columns.make(row)
+        *values, permissions = row
+        user = columns.make(values)
+        if permissions is not None:
+            user._perm_cache = set(permissions)
         return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj, obj=None):

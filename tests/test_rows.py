@@ -123,3 +123,20 @@ def test_insert_with_ids_gives_each_instance_its_own():
     assert all(not m._state.adding for m in made)
     assert [(m.pk, m.start) for m in made] == list(
         Mention.objects.filter(article=article).order_by("start").values_list("pk", "start"))
+
+
+def test_the_user_comes_with_their_permissions_in_one_query(analyst, admin_user, django_assert_num_queries):
+    from django.contrib.auth.models import Permission
+
+    from config.auth import PermissionBackend
+
+    backend = PermissionBackend()
+    analyst.user_permissions.add(Permission.objects.get(codename="view_entity"))
+    with django_assert_num_queries(1):
+        user = backend.get_user(analyst.pk)
+        assert user.has_perm("annotation.change_mention")  # from the analyst group
+        assert user.has_perm("annotation.view_entity")  # their own
+        assert not user.has_perm("corpus.review_article")
+    assert user.get_all_permissions() == type(analyst).objects.get(pk=analyst.pk).get_all_permissions()
+    superuser = backend.get_user(admin_user.pk)
+    assert superuser.has_perm("corpus.review_article")
