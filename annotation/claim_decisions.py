@@ -9,7 +9,7 @@ claim too (its version moves), so two analysts never overwrite each other's link
 import bisect
 from collections.abc import Iterable
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 from annotation import decisions, layers, linking
 from annotation.decisions import Refused
 from annotation.models import Claim, ClaimLink, Credibility, Entity, Event, Mention, Reliability
+from config import rows
 from corpus import text as article_text
 from corpus.models import Article, Source
 
@@ -273,7 +274,7 @@ def relink_speakers(article_id: int, *, around: list[tuple[int, int]] | None = N
 def _speaks_between(article_id: int, start: int, end: int) -> bool:
     """Does a claim of the layer in use have its speaker between start and end? Asked on every
     decision on a mention, in plain SQL (most decisions touch no speaker)."""
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(f"""SELECT 1 FROM {Claim._meta.db_table}
                            WHERE article_id = %s AND annotator_id IS NOT DISTINCT FROM %s
                                  AND speaker_start < %s AND speaker_end > %s LIMIT 1""",

@@ -8,7 +8,7 @@ transaction. Views call these functions and render what changed; nothing else wr
 import contextlib
 import uuid
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -258,7 +258,7 @@ _ARTICLE = {with_text: Columns(Article, "a", without=() if with_text else ("text
 
 def _locked(mention_id: int, version: int, *, text: bool = False) -> Mention:
     article_columns = _ARTICLE[text]
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(
             f"""SELECT {_MENTION.sql}, {article_columns.sql}, {_LABEL.sql}, {_ENTITY.sql}
                 FROM {Mention._meta.db_table} m
@@ -360,7 +360,7 @@ def _set(mention: Mention, *, by, **changes) -> None:
 def _refuse_overlap(mention: Mention) -> None:
     # The database refuses it too (mention_no_overlap); checking first gives a clear message.
     # Plain SQL (config/rows.py): every add and every resize asks.
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(
             f"""SELECT m.text, l.name FROM {Mention._meta.db_table} m
                 JOIN {Label._meta.db_table} l ON l.id = m.label_id
@@ -383,7 +383,7 @@ _WHOLE_ARTICLE = Columns(Article, "a")
 
 def _locked_article(article_id: int) -> Article:
     """The article, locked for a decision about it (plain SQL, as _locked)."""
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(f"SELECT {_WHOLE_ARTICLE.sql} FROM {Article._meta.db_table} a "
                        "WHERE a.id = %s FOR UPDATE", [article_id])
         row = cursor.fetchone()

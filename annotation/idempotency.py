@@ -6,7 +6,7 @@ import functools
 import re
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
@@ -74,7 +74,7 @@ def decision_view(permission: str):
 
 def _stored(key: str) -> IdempotencyRecord | None:
     # Asked on every decision and almost always "no": plain SQL first, the record only if any.
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM {IdempotencyRecord._meta.db_table} WHERE key = %s", [key])
         if cursor.fetchone() is None:
             return None

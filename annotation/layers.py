@@ -80,9 +80,8 @@ def _article_owner_and_held(kwargs: dict, user) -> tuple[int | None, object, obj
     """The article a view is about, the layer its mention or claim is in, and the user's
     independent assignment of the article; a decision on a mention or claim reads all three in
     one query (the assignment itself only when there is one: most articles have none)."""
-    from django.db import connection
-
     from annotation.models import Assignment, Claim, Mention
+    from config import rows
 
     if "article_id" in kwargs:
         return kwargs["article_id"], _SHARED_OR_ARTICLE, held_by(user, kwargs["article_id"])
@@ -91,7 +90,7 @@ def _article_owner_and_held(kwargs: dict, user) -> tuple[int | None, object, obj
             # Plain SQL: every decision runs it, and the ORM took longer to build it than
             # PostgreSQL to answer.
             user_id = user.pk if getattr(user, "is_authenticated", False) else None
-            with connection.cursor() as cursor:
+            with rows.cursor() as cursor:
                 cursor.execute(
                     f"""SELECT r.article_id, r.annotator_id,
                                (SELECT a.id FROM {Assignment._meta.db_table} a

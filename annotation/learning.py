@@ -11,12 +11,12 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass
 
-from django.db import connection
 from django.db.models import Count, Max
 from django.utils import timezone
 
 from annotation.linking import normalise_name
 from annotation.models import Entity, Mention, SuppressedSuggestion
+from config import rows
 
 MIN_PATTERN_LENGTH = 2
 
@@ -62,11 +62,11 @@ def record_many(mentions: list[Mention], status: str) -> None:
         return
     rejected = status == Mention.Status.REJECTED
     pairs = Counter((normalise_name(m.text)[:300], m.label_id) for m in mentions)
-    rows = [(text, label, n if rejected else 0, 0 if rejected else n,
+    counted = [(text, label, n if rejected else 0, 0 if rejected else n,
              rejected and n >= SuppressedSuggestion.REJECTIONS)
             for (text, label), n in sorted(pairs.items())]
     table = SuppressedSuggestion._meta.db_table
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {table} AS s (text, label_id, rejections, confirmations, active, pinned,
                                           updated_at)
@@ -81,9 +81,9 @@ def record_many(mentions: list[Mention], status: str) -> None:
                                   ELSE s.rejections + excluded.rejections >= %(limit)s
                                        AND s.confirmations + excluded.confirmations = 0 END,
                     updated_at = excluded.updated_at""",
-            {"texts": [r[0] for r in rows], "labels": [r[1] for r in rows],
-             "rejections": [r[2] for r in rows], "confirmations": [r[3] for r in rows],
-             "active": [r[4] for r in rows], "limit": SuppressedSuggestion.REJECTIONS,
+            {"texts": [r[0] for r in counted], "labels": [r[1] for r in counted],
+             "rejections": [r[2] for r in counted], "confirmations": [r[3] for r in counted],
+             "active": [r[4] for r in counted], "limit": SuppressedSuggestion.REJECTIONS,
              "now": timezone.now()})
 
 

@@ -21,10 +21,10 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import TrigramSimilarity
-from django.db import connection, transaction
-from django.db.models import Q
+from django.db import transaction
 
 from annotation.models import Entity, Event, Mention
+from config import rows
 from config.rows import Columns
 
 LINKED_LABELS = ("ACTOR", "GROUP", "PLACE")
@@ -247,7 +247,7 @@ def _by_name(normalised: str, label) -> Entity | None:
     if known is not None and (label.pk, normalised) in known:
         return known[(label.pk, normalised)]
     # Plain SQL (config/rows.py): most decisions on a name ask this.
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(f"""SELECT {_ENTITY.sql} FROM {Entity._meta.db_table} e
                            WHERE e.label_id = %s AND e.keys @> ARRAY[%s]::varchar(300)[]
                            ORDER BY e.id LIMIT 1""", [label.pk, normalised])

@@ -296,7 +296,6 @@ def adjudicate(article_id: int, choices: dict[int, str], *, by) -> Article:
     "neither"). Shared mentions and claims left out are rejected; those kept are confirmed. The
     article stays submitted, for the reviewer to approve."""
     from annotation import claim_decisions, linking
-    from annotation.evaluation import Span
     from annotation.models import Label
 
     with transaction.atomic():

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.contrib.postgres.search import TrigramSimilarity
 from django.core.paginator import Paginator
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, CharField, F, Func, Q, QuerySet, Value, When
 from django.db.models.functions import Greatest, Substr
 from django.http import Http404, HttpRequest, HttpResponse
@@ -24,6 +24,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from annotation import claim_pages, corroboration, decisions, layers, linking, review
 from annotation.idempotency import decision_view
 from annotation.models import Claim, Credibility, Entity, Label, Mention, Reliability
+from config import rows
 from config.rows import Columns
 from corpus.models import Article
 
@@ -217,7 +218,7 @@ def _around(mention: Mention) -> list[tuple[int, int, int]] | None:
     edge inside it): the other rows of its label's list as (pk, start, end), for _placement.
     None if it does not lie so. One plain query (config/rows.py)."""
     start, end, article, layer = mention.start, mention.end, mention.article_id, layers.current()
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(
             f"""SELECT m.id, m.start, m."end" FROM {Mention._meta.db_table} m
                 WHERE m.article_id = %(article)s AND m.annotator_id IS NOT DISTINCT FROM %(layer)s
@@ -234,10 +235,10 @@ def _around(mention: Mention) -> list[tuple[int, int, int]] | None:
                                OR (c."end" > %(start)s AND c."end" < %(end)s)))""",
             {"article": article, "layer": layer, "label": mention.label_id, "mention": mention.pk,
              "start": start, "end": end})
-        rows = cursor.fetchall()
-    if any(pk is None for pk, _, _ in rows):  # something is drawn over it, or cuts it
+        found = cursor.fetchall()
+    if any(pk is None for pk, _, _ in found):  # something is drawn over it, or cuts it
         return None
-    return rows
+    return found
 
 
 @decision_view("annotation.change_mention")
@@ -457,7 +458,7 @@ _LABEL = Columns(Label, "l")
 
 def _label_named(name: str) -> Label | None:
     """The label a decision names, or None (plain SQL: config/rows.py)."""
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(f"SELECT {_LABEL.sql} FROM {Label._meta.db_table} l WHERE l.name = %s", [name])
         row = cursor.fetchone()
     return _LABEL.make(row) if row else None
@@ -465,7 +466,7 @@ def _label_named(name: str) -> Label | None:
 
 def _tally(article: Article) -> Tally:
     """What every decision's answer shows of the labels, in one plain query (config/rows.py)."""
-    with connection.cursor() as cursor:
+    with rows.cursor() as cursor:
         cursor.execute(
             f"""SELECT {_LABEL.sql}, m.status, count(m.id),
                        array_agg(ARRAY[m.id, m.version] ORDER BY m.start, m."end")
@@ -475,9 +476,9 @@ def _tally(article: Article) -> Tally:
                                                      AND m.annotator_id IS NOT DISTINCT FROM %s
                 GROUP BY l.id, m.status ORDER BY l."order", l.name""",
             [Mention.Status.SUGGESTED, article.pk, layers.current()])
-        rows = cursor.fetchall()
+        found = cursor.fetchall()
     labels, counts, suggested = {}, [], {}
-    for row in rows:
+    for row in found:
         *label, status, count, pairs = row
         if (label_id := label[_LABEL.pk]) not in labels:
             labels[label_id] = _LABEL.make(label)

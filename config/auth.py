@@ -5,8 +5,8 @@ import functools
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
-from django.db import connection
 
+from config import rows
 from config.rows import Columns
 
 # A user's own permissions and their groups', in one round trip (ModelBackend makes two, and an
@@ -36,7 +36,7 @@ class PermissionBackend(ModelBackend):
     def get_user(self, user_id):
         """The request's user, with their permissions (a superuser's are all, read if asked)."""
         columns = _user_columns()
-        with connection.cursor() as cursor:
+        with rows.cursor() as cursor:
             cursor.execute(f"""SELECT {columns.sql},
                                       CASE WHEN NOT u.is_superuser THEN ARRAY({_OWN_PERMISSIONS}) END
                                FROM {columns.model._meta.db_table} u WHERE u.id = %(user)s""",
@@ -54,7 +54,7 @@ class PermissionBackend(ModelBackend):
         if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
             return set()
         if not hasattr(user_obj, "_perm_cache"):
-            with connection.cursor() as cursor:
+            with rows.cursor() as cursor:
                 if user_obj.is_superuser:
                     cursor.execute(_ALL_PERMISSIONS)
                 else:

@@ -12,6 +12,13 @@ from django.db import connection
 from django.db.models import Model
 
 
+def cursor():
+    """The cursor for these statements: one that has PostgreSQL plan each once per connection
+    (config/database), or Django's own under another backend."""
+    prepared = getattr(connection, "prepared_cursor", None)
+    return prepared() if prepared is not None else connection.cursor()
+
+
 class Columns:
     """A model's columns in a SELECT under a table alias, and the instance made from them."""
 
@@ -55,13 +62,13 @@ def insert(model: type[Model], instances: Sequence[Model], *, ids: bool = False)
               for instance in instances]
     row = f"({', '.join(['%s'] * len(fields))})"
     pk = model._meta.pk.column
-    with connection.cursor() as cursor:
-        cursor.execute(
+    with cursor() as db_cursor:
+        db_cursor.execute(
             f"""INSERT INTO {model._meta.db_table} ({', '.join(f'"{f.column}"' for f in fields)})
                 VALUES {', '.join([row] * len(instances))}{f' RETURNING "{pk}"' if ids else ''}""",
             [value for row_values in values for value in row_values])
         if ids:  # PostgreSQL returns them in the order of VALUES
-            for instance, (new_id,) in zip(instances, cursor.fetchall(), strict=True):
+            for instance, (new_id,) in zip(instances, db_cursor.fetchall(), strict=True):
                 instance.pk = new_id
                 instance._state.adding, instance._state.db = False, connection.alias
 
@@ -70,8 +77,8 @@ def update(instance: Model, names: Sequence[str]) -> None:
     """What `instance.save(update_fields=names)` writes, in one plain UPDATE (no signals: the
     project sends none)."""
     fields = [instance._meta.get_field(name) for name in names]
-    with connection.cursor() as cursor:
-        cursor.execute(
+    with cursor() as db_cursor:
+        db_cursor.execute(
             f"""UPDATE {instance._meta.db_table} SET {', '.join(f'"{f.column}" = %s' for f in fields)}
                 WHERE "{instance._meta.pk.column}" = %s""",
             [*(f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields),

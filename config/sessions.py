@@ -4,16 +4,16 @@ request of a logged-in user reads one (see config/rows.py)."""
 import functools
 
 from django.contrib.sessions.backends import db
-from django.db import connection
 from django.utils import timezone
 
+from config import rows
 from config.rows import Columns
 
 
 class SessionStore(db.SessionStore):
     def _get_session_from_db(self):
         columns = _columns(self.model)
-        with connection.cursor() as cursor:
+        with rows.cursor() as cursor:
             cursor.execute(f"""SELECT {columns.sql} FROM {self.model._meta.db_table} s
                                WHERE s.session_key = %s AND s.expire_date > %s""",
                            [self.session_key, timezone.now()])

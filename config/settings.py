@@ -118,6 +118,12 @@ DATABASES = {
     "default": dj_database_url.parse(database_url, conn_max_age=int(env("CONN_MAX_AGE", "60")),
                                     conn_health_checks=True)
 }
+# PostgreSQL as Django has it, with prepared statements for the decisions' plain SQL, from a
+# statement's fifth run on a connection (config/database/base.py; Django turns psycopg's off);
+# DATABASE_PREPARED=0 for a pooler in transaction mode.
+DATABASES["default"]["ENGINE"] = "config.database"
+DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = (
+    5 if env_bool("DATABASE_PREPARED", True) else None)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 DRAMATIQ_BROKER_URL = env("DRAMATIQ_BROKER_URL")

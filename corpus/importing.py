@@ -17,7 +17,7 @@ normalised text, in the batch or already stored) are skipped and counted.
 
 import dataclasses
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from django.utils import timezone
 from config.bulk import copy_rows
 from corpus import reading
 from corpus.formats import Row
-from corpus.models import Article, ImportBatch, ImportFile, Source, flush_search_index
+from corpus.models import Article, ImportBatch, Source, flush_search_index
 
 # Articles a pre-tagging job takes: enough for nlp.pipe to batch well and to keep the queue short
 # (10,000 articles make 200 jobs), few enough to spread over every worker process.

@@ -140,3 +140,38 @@ def test_the_user_comes_with_their_permissions_in_one_query(analyst, admin_user,
     assert user.get_all_permissions() == type(analyst).objects.get(pk=analyst.pk).get_all_permissions()
     superuser = backend.get_user(admin_user.pk)
     assert superuser.has_perm("corpus.review_article")
+
+
+def test_the_hot_statements_are_planned_once_per_connection(analyst, django_assert_num_queries):
+    """Run often, a plain statement of config/rows.py is prepared on the connection (psycopg does
+    from its fifth run), and still logged and counted as Django's own are."""
+    from config.auth import PermissionBackend
+
+    def prepared() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+                           ["%FROM auth_user u WHERE u.id%"])
+            return cursor.fetchone()[0]
+
+    assert prepared() == 0
+    with django_assert_num_queries(6):
+        users = [PermissionBackend().get_user(analyst.pk) for _ in range(6)]
+    assert prepared() == 1
+    assert {user.pk for user in users} == {analyst.pk}
+    assert users[-1].last_login == type(analyst).objects.get(pk=analyst.pk).last_login  # aware times
+
+
+def test_prepared_statements_can_be_turned_off_for_a_pooler(tmp_path):
+    """DATABASE_PREPARED=0: none are prepared (a pooler in transaction mode cannot keep them)."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import django; django.setup(); from django.conf import settings; "
+              "print(settings.DATABASES['default']['OPTIONS']['prepare_threshold'])")
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings",
+           "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"}
+    asked = [subprocess.run([sys.executable, "-c", script], env={**env, **extra}, capture_output=True,
+                            text=True, check=True).stdout.strip()
+             for extra in ({}, {"DATABASE_PREPARED": "0"})]
+    assert asked == ["5", "None"]
