@@ -16,7 +16,7 @@ from django.utils.dateparse import parse_datetime
 
 from annotation import decisions, layers, linking
 from annotation.decisions import Refused
-from annotation.models import Claim, ClaimLink, Credibility, Entity, Event, Mention, Reliability
+from annotation.models import Claim, ClaimLink, Credibility, Entity, Event, Label, Mention, Reliability
 from config import rows
 from corpus import text as article_text
 from corpus.models import Article, Source
@@ -251,35 +251,47 @@ def relink_speakers(article_id: int, *, around: list[tuple[int, int]] | None = N
     """Point each claim of the article at the standing mention at its speaker's place; with
     `around`, only the claims whose speaker overlaps one of those spans (where one mention was
     and is: no other claim's speaker can have changed). Returns how many claims changed."""
-    claims = Claim.objects.filter(article_id=article_id, speaker_start__isnull=False)
     if around is not None:  # from the first span's start to the last one's end: one range
         start, end = min(a for a, _ in around), max(b for _, b in around)
-        if not _speaks_between(article_id, start, end):
-            return 0
-        claims = claims.filter(speaker_start__lt=end, speaker_end__gt=start)
-    claims = list(claims.only("pk", "speaker_start", "speaker_end", "speaker_mention_id"))
-    if not claims:
-        return 0
-    speakers = SpeakerIndex(Mention.objects.filter(article_id=article_id).select_related("label"))
-    changed = []
-    for claim in claims:
-        mention = speakers.at(claim.speaker_start, claim.speaker_end)
-        if (mention.pk if mention else None) != claim.speaker_mention_id:
-            claim.speaker_mention = mention
-            changed.append(claim)
+        changed = [Claim(pk=pk, speaker_mention_id=speaker)
+                   for pk, had, speaker in _speakers_between(article_id, start, end) if had != speaker]
+    else:
+        claims = list(Claim.objects.filter(article_id=article_id, speaker_start__isnull=False)
+                      .only("pk", "speaker_start", "speaker_end", "speaker_mention_id"))
+        speakers = SpeakerIndex(Mention.objects.filter(article_id=article_id).select_related("label")
+                                if claims else [])
+        changed = []
+        for claim in claims:
+            mention = speakers.at(claim.speaker_start, claim.speaker_end)
+            if (mention.pk if mention else None) != claim.speaker_mention_id:
+                claim.speaker_mention = mention
+                changed.append(claim)
     Claim.objects.bulk_update(changed, ["speaker_mention"])
     return len(changed)
 
 
-def _speaks_between(article_id: int, start: int, end: int) -> bool:
-    """Does a claim of the layer in use have its speaker between start and end? Asked on every
-    decision on a mention, in plain SQL (most decisions touch no speaker)."""
+def _speakers_between(article_id: int, start: int, end: int) -> list[tuple[int, int | None, int | None]]:
+    """The claims of the layer in use whose speaker lies between start and end, as (claim id,
+    the mention it points at, the standing mention at its speaker's place, as SpeakerIndex
+    finds it). Asked on every decision on a mention, in one plain query (config/rows.py): most
+    decisions touch no speaker."""
+    layer = layers.current()
     with rows.cursor() as cursor:
-        cursor.execute(f"""SELECT 1 FROM {Claim._meta.db_table}
-                           WHERE article_id = %s AND annotator_id IS NOT DISTINCT FROM %s
-                                 AND speaker_start < %s AND speaker_end > %s LIMIT 1""",
-                       [article_id, layers.current(), end, start])
-        return cursor.fetchone() is not None
+        cursor.execute(
+            f"""SELECT c.id, c.speaker_mention_id,
+                       (SELECT m.id FROM {Mention._meta.db_table} m
+                        JOIN {Label._meta.db_table} l ON l.id = m.label_id
+                        WHERE m.article_id = c.article_id
+                              AND m.annotator_id IS NOT DISTINCT FROM %(layer)s
+                              AND m.status <> %(rejected)s AND l.name = ANY(%(speakers)s)
+                              AND m.start < c.speaker_end AND m."end" > c.speaker_start
+                        ORDER BY m.start DESC LIMIT 1)
+                FROM {Claim._meta.db_table} c
+                WHERE c.article_id = %(article)s AND c.annotator_id IS NOT DISTINCT FROM %(layer)s
+                      AND c.speaker_start < %(end)s AND c.speaker_end > %(start)s""",
+            {"layer": layer, "rejected": Mention.Status.REJECTED, "speakers": list(SPEAKER_LABELS),
+             "article": article_id, "start": start, "end": end})
+        return cursor.fetchall()
 
 
 # Undo (annotation.decisions.undo calls this for claim events).

@@ -245,6 +245,21 @@ def test_a_mention_decision_moves_the_speaker_link(analyst, claim):
     assert claim.speaker_mention == mention
 
 
+def test_only_a_mention_that_can_speak_becomes_a_speaker(analyst, claim):
+    """A figure at the speaker's place is no speaker; relabelled a group, it is."""
+    army = TEXT.index("army")
+    mention = MentionFactory(article=claim.article, start=army, end=army + 4,
+                             label=Label.objects.get(name="FIGURE"))
+    claim.speaker, claim.speaker_start, claim.speaker_end = "army", army, army + 4
+    claim.save()
+    decisions.confirm(mention.pk, version=1, by=analyst)
+    claim.refresh_from_db()
+    assert claim.speaker_mention is None
+    decisions.relabel(mention.pk, Label.objects.get(name="GROUP"), version=2, by=analyst)
+    claim.refresh_from_db()
+    assert claim.speaker_mention == mention
+
+
 def test_submit_counts_undecided_claims(analyst, claim):
     Mention.objects.update(status=Mention.Status.CONFIRMED)
     with pytest.raises(decisions.NeedsConfirmation) as pending:
