@@ -175,3 +175,14 @@ def test_prepared_statements_can_be_turned_off_for_a_pooler(tmp_path):
                             text=True, check=True).stdout.strip()
              for extra in ({}, {"DATABASE_PREPARED": "0"})]
     assert asked == ["5", "None"]
+
+
+def test_the_query_log_shows_a_prepared_statement_with_its_values(analyst):
+    from django.test.utils import CaptureQueriesContext
+
+    from config.auth import PermissionBackend
+
+    with CaptureQueriesContext(connection) as captured:
+        for _ in range(6):  # prepared from the fifth run
+            PermissionBackend().get_user(analyst.pk)
+    assert all(f"WHERE u.id = {analyst.pk}" in query["sql"] for query in captured.captured_queries)

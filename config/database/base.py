@@ -12,9 +12,24 @@ prepared statements). The ORM's cursors bind on the client, and psycopg never pr
 """
 
 from django.db.backends.postgresql import base
+from django.db.backends.postgresql.psycopg_any import errors
+
+
+class DatabaseOperations(base.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        # What the query log and a failed test's count show: psycopg keeps no text of a prepared
+        # statement's run, so the statement is put together here, as Django does when every
+        # cursor binds on the server.
+        if isinstance(cursor, base.ServerBindingCursor):
+            try:
+                return self.compose_sql(sql, params)
+            except errors.DataError:
+                return None
+        return super().last_executed_query(cursor, sql, params)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
     _server_binding = False
 
     def prepared_cursor(self):
