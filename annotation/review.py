@@ -8,12 +8,13 @@ or claims, or its submission) waits for another reviewer.
 
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q, QuerySet
 
 from annotation import layers
 from annotation.decisions import Refused, move
 from annotation.models import Assignment, Claim, Event, Mention, ReviewComment
+from config import rows
 from corpus.models import Article
 
 # Events that make an article a user's own work (grading a claim's credibility does not: reviewers
@@ -212,9 +213,33 @@ def last_comments(article: Article) -> list[ReviewComment]:
 
 
 def next_for(user, *, after: Article) -> Article | None:
-    """The next article for this analyst: their own queue first, then any article waiting."""
-    mine = my_queue(user).exclude(pk=after.pk).select_related(None).only("pk", "title").first()
-    return mine or Article.objects.next_to_annotate(after=after)
+    """The next article for this analyst: their own queue first (as my_queue orders it), then
+    the next article waiting after this one (Article.objects.next_to_annotate), wrapping round
+    to the first. Asked on every article page: one plain query (config/rows.py)."""
+    status = Article.Status
+    queued = [status.RETURNED, status.IN_PROGRESS, status.PRETAGGED, status.NEW]
+    waiting = [status.PRETAGGED, status.IN_PROGRESS, status.RETURNED]
+    table = Article._meta.db_table
+    with rows.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT id, title FROM (
+                    (SELECT a.id, a.title, 0 AS turn FROM {table} a
+                     JOIN {Assignment._meta.db_table} s ON s.article_id = a.id
+                     WHERE s.analyst_id = %(user)s AND a.status = ANY(%(queued)s) AND a.id <> %(after)s
+                     ORDER BY CASE a.status WHEN %(returned)s THEN 0 WHEN %(in_progress)s THEN 1
+                                            ELSE 2 END, a.id LIMIT 1)
+                    UNION ALL
+                    (SELECT a.id, a.title, 1 FROM {table} a
+                     WHERE a.status = ANY(%(waiting)s) AND a.id > %(after)s ORDER BY a.id LIMIT 1)
+                    UNION ALL
+                    (SELECT a.id, a.title, 2 FROM {table} a
+                     WHERE a.status = ANY(%(waiting)s) AND a.id < %(after)s ORDER BY a.id LIMIT 1)
+                ) next ORDER BY turn LIMIT 1""",
+            {"user": user.pk, "after": after.pk, "queued": [str(s) for s in queued],
+             "waiting": [str(s) for s in waiting], "returned": str(status.RETURNED),
+             "in_progress": str(status.IN_PROGRESS)})
+        row = cursor.fetchone()
+    return Article.from_db(connection.alias, ["id", "title"], row) if row else None
 
 
 # Independent annotation: agreement and adjudication.

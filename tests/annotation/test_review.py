@@ -153,6 +153,18 @@ def test_reopen_is_explicit_and_recorded(client, worked, reviewer, analyst):
     assert review.last_comments(worked)[0].text == "A name was missed."
 
 
+def test_next_article_is_the_analysts_own_then_the_next_waiting_then_round_to_the_first(analyst, reviewer):
+    first, done, here, new, later = (ArticleFactory(status=status) for status in (
+        Article.Status.PRETAGGED, Article.Status.APPROVED, Article.Status.IN_PROGRESS,
+        Article.Status.NEW, Article.Status.RETURNED))
+    assert review.next_for(analyst, after=here) == later  # nothing of their own: the next waiting
+    assert review.next_for(analyst, after=later) == first  # round to the first
+    review.assign(Article.objects.filter(pk__in=[new.pk, first.pk]), analyst, by=reviewer)
+    assert review.next_for(analyst, after=here) == first  # their own, pre-tagged before new
+    Article.objects.exclude(pk=here.pk).update(status=Article.Status.APPROVED)
+    assert review.next_for(analyst, after=here) is None
+
+
 def test_assignments_fill_the_analysts_queue_returned_first(client, analyst, reviewer, other_analyst):
     first, second, third = (ArticleFactory(status=Article.Status.PRETAGGED) for _ in range(3))
     ArticleFactory(status=Article.Status.PRETAGGED)  # not assigned
