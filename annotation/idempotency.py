@@ -44,13 +44,7 @@ def idempotent(view):
                 if hasattr(response, "render"):
                     response.render()
                 if response.status_code < 500 and not getattr(response, "streaming", False):
-                    # Plain SQL (config/rows.py): every decision writes one.
-                    rows.insert(IdempotencyRecord, [IdempotencyRecord(
-                        key=key, user_id=request.user.pk, path=request.path,
-                        status=response.status_code,
-                        content_type=response.get("Content-Type", "text/html"),
-                        body=response.content.decode(response.charset or "utf-8"),
-                        headers={h: response[h] for h in KEPT_HEADERS if h in response})])
+                    _record(key, request, response)
         except IntegrityError:
             # The same key was answered meanwhile by a concurrent request: ours is rolled back.
             if (record := _stored(key)) is None:
@@ -70,6 +64,15 @@ def decision_view(permission: str):
             idempotent(layers.in_layer(view)))))
 
     return decorate
+
+
+def _record(key: str, request: HttpRequest, response: HttpResponse) -> None:
+    # Plain SQL (config/rows.py): every decision writes one.
+    rows.insert(IdempotencyRecord, [IdempotencyRecord(
+        key=key, user_id=request.user.pk, path=request.path, status=response.status_code,
+        content_type=response.get("Content-Type", "text/html"),
+        body=response.content.decode(response.charset or "utf-8"),
+        headers={h: response[h] for h in KEPT_HEADERS if h in response})])
 
 
 def _stored(key: str) -> IdempotencyRecord | None:
