@@ -247,10 +247,10 @@ def _grade_reliability(subject, reliability: str, *, by):
 
 # Speakers follow the mentions: called by annotation.decisions after a mention changes.
 
-def relink_speakers(article_id: int, *, around: list[tuple[int, int]] | None = None) -> int:
+def relink_speakers(article_id: int, *, around: list[tuple[int, int]] | None = None) -> list[int]:
     """Point each claim of the article at the standing mention at its speaker's place; with
     `around`, only the claims whose speaker overlaps one of those spans (where one mention was
-    and is: no other claim's speaker can have changed). Returns how many claims changed."""
+    and is: no other claim's speaker can have changed). Returns the ids of the claims changed."""
     if around is not None:  # from the first span's start to the last one's end: one range
         start, end = min(a for a, _ in around), max(b for _, b in around)
         changed = [Claim(pk=pk, speaker_mention_id=speaker)
@@ -267,7 +267,7 @@ def relink_speakers(article_id: int, *, around: list[tuple[int, int]] | None = N
                 claim.speaker_mention = mention
                 changed.append(claim)
     Claim.objects.bulk_update(changed, ["speaker_mention"])
-    return len(changed)
+    return [claim.pk for claim in changed]
 
 
 def _speakers_between(article_id: int, start: int, end: int) -> list[tuple[int, int | None, int | None]]:

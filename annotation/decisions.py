@@ -337,7 +337,7 @@ def _learn(mention: Mention, *, before_status: str, by, article_mentions=None,
     if not linked:
         linking.link(mention, by=by, article_mentions=article_mentions)
     if relink:
-        # Kept on the mention: the answer redraws the claims only when a speaker changed.
+        # Kept on the mention: the answer redraws the rows of the claims whose speaker changed.
         mention.relinked = claim_decisions.relink_speakers(
             mention.article_id, around=spans or [(mention.start, mention.end)])
 

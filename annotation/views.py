@@ -181,8 +181,6 @@ def add_mention(request: HttpRequest, article_id: int) -> HttpResponse:
         return _respond(request, get_object_or_404(Article, pk=article_id), message=str(refused),
                         status=HTTPStatus.CONFLICT, layers=TEXT)
     article = mention.article  # read, locked, and put in progress by the decision itself
-    if getattr(mention, "relinked", 0):  # the new mention speaks a claim: the claims too
-        return _respond(request, article, layers=True, fresh=True)
     if not request.htmx or (around := _around(mention)) is None:
         return _respond(request, article, layers=TEXT, fresh=True)
     # Its characters lie in one run of plain text: the page draws the mark there (annotate.js,
@@ -293,8 +291,6 @@ def _on_mention(request: HttpRequest, mention_id: int, decide, *args, layers: bo
         layers = layers or refused.current is None
         return _respond(request, mention.article, mention=mention, message=message, status=status,
                         layers=layers)
-    if layers == PANEL and getattr(mention, "relinked", 0):
-        layers = True  # a claim's speaker changed: its row and the text's claims are redrawn
     if layers == PANEL and request.htmx:
         return _moved(request, mention)
     if layers or not request.htmx:
@@ -384,6 +380,11 @@ def _respond(request: HttpRequest, article: Article, *, mention: Mention | None 
                                groups=groups if layers in (PANEL, MOVED) else None, tally=tally),
                "mention": mention, "message": message, "oob": True,
                "layers": layers, **extra}
+    if (relinked := getattr(mention, "relinked", None)) and layers is not True:
+        # Claims whose speaker the decision changed: their rows (who speaks, linked to what),
+        # unless the whole claim list is drawn again. The text shows no speaker's link.
+        claims = context["claims"] or _summarised(list(article.claims.for_page().filter(pk__in=relinked)))
+        context["relinked_claims"] = [claim for claim in claims if claim.pk in relinked]
     if extra.get("claim_id"):
         from annotation.claim_views import links_context
 
@@ -439,12 +440,7 @@ def _page_context(article: Article, *, text: bool = True, side_list: bool = Fals
     for label_id, status, count in counts or ():
         if label_id in counted:
             by_label[label_id].counts[status] = count
-    claims = list(article.claims.for_page()) if text else []
-    # The claims come with their article (this one) and speakers: summaries need not read them.
-    summaries = {summary.claim.pk: summary
-                 for summary in corroboration.summaries(claims, loaded=True)}
-    for claim in claims:
-        claim.summary = summaries.get(claim.pk)
+    claims = _summarised(list(article.claims.for_page())) if text else []
     return {"article": article, "labels": labels, "groups": list(by_label.values()),
             "runs": _runs(_segments(article, mentions), claims) if text else [],
             "claims": claims, "credibility_choices": Credibility.choices,
@@ -487,6 +483,16 @@ def _tally(article: Article) -> Tally:
         if pairs:
             suggested[label_id] = [(pk, version) for pk, version in pairs]
     return Tally(list(labels.values()), counts, suggested)
+
+
+def _summarised(claims: list[Claim]) -> list[Claim]:
+    """The claims, each with its summary (sources, links). They come with their article (the
+    page's) and speakers (ClaimQuerySet.for_page): the summaries need not read them."""
+    summaries = {summary.claim.pk: summary
+                 for summary in corroboration.summaries(claims, loaded=True)}
+    for claim in claims:
+        claim.summary = summaries.get(claim.pk)
+    return claims
 
 
 @functools.cache

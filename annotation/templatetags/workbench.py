@@ -55,8 +55,9 @@ def claim_row(context, claim) -> SafeString:
 
 
 @register.simple_tag
-def claim_rows(claims) -> SafeString:
-    return mark_safe("".join(_claim_row(claim) for claim in claims))
+def claim_rows(claims, oob: bool = False) -> SafeString:
+    """The claims' rows; `oob`: each swapped in out of band, in place of its row on the page."""
+    return mark_safe("".join(_claim_row(claim, oob) for claim in claims))
 
 
 @register.simple_tag
@@ -162,7 +163,7 @@ def _claim_open(claim) -> str:
             f'{_CLAIM_STATUS[claim.status]}">')
 
 
-def _claim_row(claim) -> str:
+def _claim_row(claim, oob: bool = False) -> str:
     summary = getattr(claim, "summary", None)
     pk, status, speaker = claim.pk, escape(claim.status), escape(claim.speaker)
     if not claim.speaker:
@@ -189,7 +190,7 @@ def _claim_row(claim) -> str:
         f'\n<li id="claim-row-{pk}" class="claim-row is-{status}" data-claim="{pk}" '
         f'data-version="{claim.version}" data-origin="{escape(claim.origin)}" data-status="{status}" '
         f'data-speaker="{speaker}" data-cue="{escape(claim.cue)}" '
-        f'data-credibility="{claim.credibility or ""}">\n'
+        f'data-credibility="{claim.credibility or ""}"{_OOB if oob else ""}>\n'
         f'  <a class="claim-text" href="#claim-{pk}">{escape(truncated(claim.text, 140))}</a>\n'
         f'  <span class="claim-meta">\n'
         f'    <span class="claim-speaker">{who}</span>{cue}{" · quote" if claim.direct else ""}\n'

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from annotation.models import Event, IdempotencyRecord, Label, Mention
+from annotation.models import Entity, Event, IdempotencyRecord, Label, Mention
 from corpus.models import Article
 from tests.factories import ArticleFactory, MentionFactory
 
@@ -103,7 +103,27 @@ def test_relabelling_a_speaker_redraws_the_claims_it_speaks(analyst_client, essi
     claim.refresh_from_db()
     assert claim.speaker_mention is None  # a figure does not speak
     html = response.content.decode()
-    assert 'id="article-text"' in html and f'id="claim-row-{claim.pk}"' in html
+    # The row moves, and the claim's row is drawn again in place; not the text, nor every claim.
+    assert 'id="article-text"' not in html and 'id="claim-panel"' not in html
+    row = re.search(rf'<li id="claim-row-{claim.pk}" [^>]*hx-swap-oob="true">.*?</li>', html, re.S).group(0)
+    assert '<span class="claim-speaker">Habib Essid</span>' in row  # no entity to link to now
+
+
+def test_rejecting_a_speaker_draws_its_claim_again(analyst_client, essid):
+    from annotation.models import Claim
+
+    entity = Entity.objects.create(name="Habib Essid", label=essid.label)
+    Mention.objects.filter(pk=essid.pk).update(entity=entity)
+    claim = Claim.objects.create(article=essid.article, start=32, end=84, text=TEXT[32:84],
+                                 speaker="Habib Essid", speaker_start=15, speaker_end=26,
+                                 speaker_mention=essid, cue="said")
+    response = post(analyst_client, "reject_mention", essid.pk, {"version": 1})
+    assert response.status_code == 200
+    claim.refresh_from_db()
+    assert claim.speaker_mention is None
+    row = re.search(rf'<li id="claim-row-{claim.pk}" [^>]*hx-swap-oob="true">.*?</li>',
+                    response.content.decode(), re.S).group(0)
+    assert entity.get_absolute_url() not in row  # it named the entity while the mention stood
 
 
 def test_relabel_to_an_unknown_label_is_422(analyst_client, essid):
@@ -207,7 +227,11 @@ def test_adding_a_speaker_redraws_the_claims_it_speaks(analyst_client, article):
     assert response.status_code == 200
     claim.refresh_from_db()
     assert claim.speaker_mention.text == "Habib Essid"
-    assert f'id="claim-row-{claim.pk}"' in response.content.decode()
+    html = response.content.decode()
+    # Drawn in place (the page marks it), with the claim's row now linking its speaker.
+    assert "sourcemark:mention-added" in response["HX-Trigger"] and 'id="article-text"' not in html
+    row = re.search(rf'<li id="claim-row-{claim.pk}" [^>]*hx-swap-oob="true">.*?</li>', html, re.S).group(0)
+    assert claim.speaker_mention.entity.get_absolute_url() in row
 
 
 def test_adding_over_a_standing_mention_is_refused_with_a_message(analyst_client, essid, article):
