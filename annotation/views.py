@@ -328,9 +328,16 @@ def _moved(request: HttpRequest, mention: Mention) -> HttpResponse:
                         head=_suggestions_head(mention, tally))
     old = next(label for label in tally.labels if label.name == before["label"])
     rest, joined = [], []  # the old list's other rows; the new list's (pk, start, end)
-    for pk, version, status, label_id, start, end in (
-            Mention.objects.filter(article_id=mention.article_id, label_id__in=(old.pk, mention.label_id))
-            .exclude(pk=mention.pk).values_list("pk", "version", "status", "label_id", "start", "end")):
+    with rows.cursor() as cursor:  # plain SQL (config/rows.py): every relabel reads them
+        cursor.execute(
+            f"""SELECT m.id, m.version, m.status, m.label_id, m.start, m."end"
+                FROM {Mention._meta.db_table} m
+                WHERE m.article_id = %s AND m.annotator_id IS NOT DISTINCT FROM %s
+                      AND m.label_id IN (%s, %s) AND m.id <> %s
+                ORDER BY m.start, m."end\"""",
+            [mention.article_id, layers.current(), old.pk, mention.label_id, mention.pk])
+        both = cursor.fetchall()
+    for pk, version, status, label_id, start, end in both:
         if label_id == old.pk:
             rest.append((pk, version, status))
         else:
