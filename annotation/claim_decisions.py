@@ -247,14 +247,18 @@ def _grade_reliability(subject, reliability: str, *, by):
 
 # Speakers follow the mentions: called by annotation.decisions after a mention changes.
 
-def relink_speakers(article_id: int, *, around: list[tuple[int, int]] | None = None) -> list[int]:
+def relink_speakers(article_id: int, *, around: list[tuple[int, int]] | None = None,
+                    spoken_by: int | None = None) -> list[int]:
     """Point each claim of the article at the standing mention at its speaker's place; with
     `around`, only the claims whose speaker overlaps one of those spans (where one mention was
-    and is: no other claim's speaker can have changed). Returns the ids of the claims changed."""
+    and is: no other claim's speaker can have changed). Returns the ids of the claims changed,
+    and with `spoken_by` (a mention around there, whose entity changed) of those it speaks."""
+    spoken = []
     if around is not None:  # from the first span's start to the last one's end: one range
         start, end = min(a for a, _ in around), max(b for _, b in around)
-        changed = [Claim(pk=pk, speaker_mention_id=speaker)
-                   for pk, had, speaker in _speakers_between(article_id, start, end) if had != speaker]
+        found = _speakers_between(article_id, start, end)
+        changed = [Claim(pk=pk, speaker_mention_id=speaker) for pk, had, speaker in found if had != speaker]
+        spoken = [pk for pk, had, speaker in found if spoken_by is not None and had == speaker == spoken_by]
     else:
         claims = list(Claim.objects.filter(article_id=article_id, speaker_start__isnull=False)
                       .only("pk", "speaker_start", "speaker_end", "speaker_mention_id"))
@@ -267,7 +271,7 @@ def relink_speakers(article_id: int, *, around: list[tuple[int, int]] | None = N
                 claim.speaker_mention = mention
                 changed.append(claim)
     Claim.objects.bulk_update(changed, ["speaker_mention"])
-    return [claim.pk for claim in changed]
+    return [claim.pk for claim in changed] + spoken
 
 
 def _speakers_between(article_id: int, start: int, end: int) -> list[tuple[int, int | None, int | None]]:

@@ -109,7 +109,7 @@ def add(article_id: int, start: int, end: int, label: Label, *, by) -> Mention:
             link.subject_id = mention.pk
             events.append(link)
         rows.insert(Event, events)
-        _learn(mention, before_status="", by=by, linked=True)
+        _learn(mention, before_status="", linked_anew=link is not None)
         start_work(article, by=by)
     return mention
 
@@ -319,27 +319,24 @@ def _apply(mention: Mention, action: str, *, by, **changes) -> Mention:
     rows.update(mention, DECIDED)
     mention.before = before  # the answer redraws where the mention was, too
     rows.insert(Event, events)
-    _learn(mention, before_status=before["status"], by=by, linked=True,
+    _learn(mention, before_status=before["status"], linked_anew=link is not None,
            spans=[(before["start"], before["end"]), (mention.start, mention.end)])
     start_work(mention.article, by=by)
     return mention
 
 
-def _learn(mention: Mention, *, before_status: str, by, article_mentions=None,
-           relink: bool = True, spans=None, linked: bool = False) -> None:
-    """Each decision links the mention to its entity (unless `linked` already), teaches the
-    pre-tagger and points the claims spoken there at it (or away from it); `relink=False`
-    leaves that to the caller. `spans` are where the mention was and is, if not only where it is."""
+def _learn(mention: Mention, *, before_status: str, spans=None, linked_anew: bool = False) -> None:
+    """Each decision (its entity link already set) teaches the pre-tagger and points the claims
+    spoken there at the mention, or away from it. `spans` are where the mention was and is, if
+    not only where it is; `linked_anew`: its entity changed, which the rows of its claims name."""
     from annotation import claim_decisions
 
     if mention.status != before_status:
         learning.record(mention, mention.status)
-    if not linked:
-        linking.link(mention, by=by, article_mentions=article_mentions)
-    if relink:
-        # Kept on the mention: the answer redraws the rows of the claims whose speaker changed.
-        mention.relinked = claim_decisions.relink_speakers(
-            mention.article_id, around=spans or [(mention.start, mention.end)])
+    # Kept on the mention: the answer draws again the rows of those claims.
+    mention.relinked = claim_decisions.relink_speakers(
+        mention.article_id, around=spans or [(mention.start, mention.end)],
+        spoken_by=mention.pk if linked_anew else None)
 
 
 # What a decision on a mention changes: _set's fields and the entity link's.

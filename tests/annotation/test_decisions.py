@@ -109,6 +109,25 @@ def test_relabelling_a_speaker_redraws_the_claims_it_speaks(analyst_client, essi
     assert '<span class="claim-speaker">Habib Essid</span>' in row  # no entity to link to now
 
 
+def test_confirming_a_speaker_draws_its_claim_again_with_the_entity_it_is_linked_to(analyst_client, essid):
+    """The suggestion spoke the claim already; confirmed, it is linked to an entity, which its
+    claim's row names."""
+    from annotation.models import Claim
+
+    claim = Claim.objects.create(article=essid.article, start=32, end=84, text=TEXT[32:84],
+                                 speaker="Habib Essid", speaker_start=15, speaker_end=26,
+                                 speaker_mention=essid, cue="said")
+    response = post(analyst_client, "confirm_mention", essid.pk, {"version": 1})
+    assert response.status_code == 200
+    essid.refresh_from_db()
+    row = re.search(rf'<li id="claim-row-{claim.pk}" [^>]*hx-swap-oob="true">.*?</li>',
+                    response.content.decode(), re.S).group(0)
+    assert essid.entity.get_absolute_url() in row
+    # Confirmed again with its label, nothing about it changes: no claim row.
+    response = post(analyst_client, "relabel_mention", essid.pk, {"version": 2, "label": "ACTOR"})
+    assert f'id="claim-row-{claim.pk}"' not in response.content.decode()
+
+
 def test_rejecting_a_speaker_draws_its_claim_again(analyst_client, essid):
     from annotation.models import Claim
 
