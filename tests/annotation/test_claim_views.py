@@ -228,12 +228,17 @@ def test_permissions(client, claim):
     assert claim.version == 1
 
 
-def test_a_mention_decision_moves_the_speaker_link(analyst, claim):
+def _army_speaks(claim, label: str) -> Mention:
+    """The claim's speaker is "army", where a mention with that label lies."""
     army = TEXT.index("army")
-    mention = MentionFactory(article=claim.article, start=army, end=army + 4,
-                             label=Label.objects.get(name="GROUP"))
     claim.speaker, claim.speaker_start, claim.speaker_end = "army", army, army + 4
     claim.save()
+    return MentionFactory(article=claim.article, start=army, end=army + 4,
+                          label=Label.objects.get(name=label))
+
+
+def test_a_mention_decision_moves_the_speaker_link(analyst, claim):
+    mention = _army_speaks(claim, "GROUP")
     decisions.confirm(mention.pk, version=1, by=analyst)
     claim.refresh_from_db()
     assert claim.speaker_mention == mention
@@ -247,11 +252,7 @@ def test_a_mention_decision_moves_the_speaker_link(analyst, claim):
 
 def test_only_a_mention_that_can_speak_becomes_a_speaker(analyst, claim):
     """A figure at the speaker's place is no speaker; relabelled a group, it is."""
-    army = TEXT.index("army")
-    mention = MentionFactory(article=claim.article, start=army, end=army + 4,
-                             label=Label.objects.get(name="FIGURE"))
-    claim.speaker, claim.speaker_start, claim.speaker_end = "army", army, army + 4
-    claim.save()
+    mention = _army_speaks(claim, "FIGURE")
     decisions.confirm(mention.pk, version=1, by=analyst)
     claim.refresh_from_db()
     assert claim.speaker_mention is None

@@ -92,12 +92,22 @@ def test_relabel_moves_the_row_into_place_and_redraws_only_the_old_lists_confirm
     assert 'id="group-head-group"' not in html
 
 
-def test_relabelling_a_speaker_redraws_the_claims_it_speaks(analyst_client, essid):
+def _spoken_by(essid):
+    """A claim whose speaker is the mention "Habib Essid"."""
     from annotation.models import Claim
 
-    claim = Claim.objects.create(article=essid.article, start=32, end=84, text=TEXT[32:84],
-                                 speaker="Habib Essid", speaker_start=15, speaker_end=26,
-                                 speaker_mention=essid, cue="said")
+    return Claim.objects.create(article=essid.article, start=32, end=84, text=TEXT[32:84],
+                                speaker="Habib Essid", speaker_start=15, speaker_end=26,
+                                speaker_mention=essid, cue="said")
+
+
+def _claim_row(claim, html: str) -> str:
+    """The claim's row, drawn again out of band in an answer."""
+    return re.search(rf'<li id="claim-row-{claim.pk}" [^>]*hx-swap-oob="true">.*?</li>', html, re.S).group(0)
+
+
+def test_relabelling_a_speaker_redraws_the_claims_it_speaks(analyst_client, essid):
+    claim = _spoken_by(essid)
     response = post(analyst_client, "relabel_mention", essid.pk, {"version": 1, "label": "FIGURE"})
     assert response.status_code == 200
     claim.refresh_from_db()
@@ -105,44 +115,32 @@ def test_relabelling_a_speaker_redraws_the_claims_it_speaks(analyst_client, essi
     html = response.content.decode()
     # The row moves, and the claim's row is drawn again in place; not the text, nor every claim.
     assert 'id="article-text"' not in html and 'id="claim-panel"' not in html
-    row = re.search(rf'<li id="claim-row-{claim.pk}" [^>]*hx-swap-oob="true">.*?</li>', html, re.S).group(0)
-    assert '<span class="claim-speaker">Habib Essid</span>' in row  # no entity to link to now
+    assert '<span class="claim-speaker">Habib Essid</span>' in _claim_row(claim, html)  # no entity to link to now
 
 
 def test_confirming_a_speaker_draws_its_claim_again_with_the_entity_it_is_linked_to(analyst_client, essid):
     """The suggestion spoke the claim already; confirmed, it is linked to an entity, which its
     claim's row names."""
-    from annotation.models import Claim
-
-    claim = Claim.objects.create(article=essid.article, start=32, end=84, text=TEXT[32:84],
-                                 speaker="Habib Essid", speaker_start=15, speaker_end=26,
-                                 speaker_mention=essid, cue="said")
+    claim = _spoken_by(essid)
     response = post(analyst_client, "confirm_mention", essid.pk, {"version": 1})
     assert response.status_code == 200
     essid.refresh_from_db()
-    row = re.search(rf'<li id="claim-row-{claim.pk}" [^>]*hx-swap-oob="true">.*?</li>',
-                    response.content.decode(), re.S).group(0)
-    assert essid.entity.get_absolute_url() in row
+    assert essid.entity.get_absolute_url() in _claim_row(claim, response.content.decode())
     # Confirmed again with its label, nothing about it changes: no claim row.
     response = post(analyst_client, "relabel_mention", essid.pk, {"version": 2, "label": "ACTOR"})
     assert f'id="claim-row-{claim.pk}"' not in response.content.decode()
 
 
 def test_rejecting_a_speaker_draws_its_claim_again(analyst_client, essid):
-    from annotation.models import Claim
-
     entity = Entity.objects.create(name="Habib Essid", label=essid.label)
     Mention.objects.filter(pk=essid.pk).update(entity=entity)
-    claim = Claim.objects.create(article=essid.article, start=32, end=84, text=TEXT[32:84],
-                                 speaker="Habib Essid", speaker_start=15, speaker_end=26,
-                                 speaker_mention=essid, cue="said")
+    claim = _spoken_by(essid)
     response = post(analyst_client, "reject_mention", essid.pk, {"version": 1})
     assert response.status_code == 200
     claim.refresh_from_db()
     assert claim.speaker_mention is None
-    row = re.search(rf'<li id="claim-row-{claim.pk}" [^>]*hx-swap-oob="true">.*?</li>',
-                    response.content.decode(), re.S).group(0)
-    assert entity.get_absolute_url() not in row  # it named the entity while the mention stood
+    # It named the entity while the mention stood.
+    assert entity.get_absolute_url() not in _claim_row(claim, response.content.decode())
 
 
 def test_relabel_to_an_unknown_label_is_422(analyst_client, essid):
