@@ -257,6 +257,7 @@ _ARTICLE = {with_text: Columns(Article, "a", without=() if with_text else ("text
 
 
 def _locked(mention_id: int, version: int, *, text: bool = False) -> Mention:
+    # Who decided last is not read: only a stale version's message names them (one query more).
     article_columns = _ARTICLE[text]
     with rows.cursor() as cursor:
         cursor.execute(
@@ -274,7 +275,6 @@ def _locked(mention_id: int, version: int, *, text: bool = False) -> Mention:
     mention = _MENTION.make(mention)
     mention.article, mention.label = article_columns.make(article), _LABEL.make(label)
     mention.entity = _ENTITY.make(entity) if mention.entity_id else None
-    # Who decided last is read only to say so when the version is stale.
     refuse_unless_editable(mention.article, mention)
     if mention.version != version:
         raise StaleVersion(mention)

@@ -63,8 +63,8 @@ def record_many(mentions: list[Mention], status: str) -> None:
     rejected = status == Mention.Status.REJECTED
     pairs = Counter((normalise_name(m.text)[:300], m.label_id) for m in mentions)
     counted = [(text, label, n if rejected else 0, 0 if rejected else n,
-             rejected and n >= SuppressedSuggestion.REJECTIONS)
-            for (text, label), n in sorted(pairs.items())]
+                rejected and n >= SuppressedSuggestion.REJECTIONS)
+               for (text, label), n in sorted(pairs.items())]
     table = SuppressedSuggestion._meta.db_table
     with rows.cursor() as cursor:
         cursor.execute(

@@ -198,13 +198,13 @@ def add_mention(request: HttpRequest, article_id: int) -> HttpResponse:
     return response
 
 
-def _placement(mention: Mention, rows: list[tuple[int, int, int]]) -> str | None:
+def _placement(mention: Mention, others: list[tuple[int, int, int]]) -> str | None:
     """Where a new or moved mention's row goes in its label's list, in text order, as htmx's
     out-of-band swap and target, from the list's other rows as (pk, start, end): before the next
     row, or at the list's end; None if the list was empty (it says "None", and is drawn again)."""
-    if not rows:
+    if not others:
         return None
-    later = [(start, end, pk) for pk, start, end in rows if (start, end) > (mention.start, mention.end)]
+    later = [(start, end, pk) for pk, start, end in others if (start, end) > (mention.start, mention.end)]
     if later:
         return f"beforebegin:#mention-row-{min(later)[2]}"
     return f"beforeend:#group-{mention.label.name.lower()} .mention-list"
@@ -311,10 +311,10 @@ def _suggestions_head(mention: Mention, tally: Tally) -> "LabelGroup | None":
                                  for pk, version in tally.suggested.get(mention.label_id, [])])
 
 
-def _head(label: Label, rows) -> LabelGroup:
+def _head(label: Label, listed) -> LabelGroup:
     """A list's head from its rows as (pk, version, status): what its "Confirm all" needs."""
     return LabelGroup(label, [SimpleNamespace(pk=pk, version=version, status=status)
-                              for pk, version, status in rows])
+                              for pk, version, status in listed])
 
 
 def _moved(request: HttpRequest, mention: Mention) -> HttpResponse:
