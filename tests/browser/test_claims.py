@@ -81,4 +81,13 @@ def test_analyst_marks_a_claim_sets_its_speaker_and_links_it_to_another_articles
     assert (link.claim_id, link.other_id, link.relation) == (claim.pk, other, "corroborates")
     assert [e.action for e in Event.objects.filter(article=article, action__startswith="claim.")] == [
         "claim.add", "claim.speaker", "claim.link"]
+
+    # Confirming the speaker links it to an entity; the claim's row names it at once.
+    page.locator("#tab-entities").click()
+    page.locator(f"#mention-row-{speaker.pk} button.confirm").click()
+    expect(page.locator(f"#mention-row-{speaker.pk}")).to_have_class(re.compile(r"\bis-confirmed\b"))
+    speaker.refresh_from_db()
+    page.locator("#tab-claims").click()
+    expect(page.locator(f"#claim-row-{claim.pk} .claim-speaker a")).to_have_attribute(
+        "href", speaker.entity.get_absolute_url())
     assert all(url.startswith(live_server.url) for url in requests), "a request left the app"
