@@ -375,18 +375,15 @@ def _refuse_overlap(mention: Mention) -> None:
                       "which stands: reject or narrow that one first.", current)
 
 
-_WHOLE_ARTICLE = Columns(Article, "a")
-
-
 def _locked_article(article_id: int) -> Article:
     """The article, locked for a decision about it (plain SQL, as _locked)."""
     with rows.cursor() as cursor:
-        cursor.execute(f"SELECT {_WHOLE_ARTICLE.sql} FROM {Article._meta.db_table} a "
+        cursor.execute(f"SELECT {_ARTICLE[True].sql} FROM {Article._meta.db_table} a "
                        "WHERE a.id = %s FOR UPDATE", [article_id])
         row = cursor.fetchone()
     if row is None:
         raise Article.DoesNotExist(f"No article {article_id}.")
-    return _WHOLE_ARTICLE.make(row)
+    return _ARTICLE[True].make(row)
 
 
 def move(article: Article, status: str, action: str, *, by, **after) -> Article:

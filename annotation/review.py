@@ -190,13 +190,17 @@ def review_queue() -> QuerySet:
         "updated_at", "pk")
 
 
+# An analyst's queue: their articles in these statuses. Waiting for any analyst: these.
+QUEUED = (Article.Status.RETURNED, Article.Status.IN_PROGRESS, Article.Status.PRETAGGED,
+          Article.Status.NEW)
+WAITING = (Article.Status.PRETAGGED, Article.Status.IN_PROGRESS, Article.Status.RETURNED)
+
+
 def my_queue(user) -> QuerySet:
     """The articles assigned to the user that still wait for them: returned ones first."""
     from django.db.models import Case, IntegerField, Value, When
 
-    return (Article.objects.filter(assignments__analyst=user).filter(
-        status__in=[Article.Status.RETURNED, Article.Status.IN_PROGRESS, Article.Status.PRETAGGED,
-                    Article.Status.NEW])
+    return (Article.objects.filter(assignments__analyst=user).filter(status__in=QUEUED)
             .annotate(urgency=Case(When(status=Article.Status.RETURNED, then=Value(0)),
                                    When(status=Article.Status.IN_PROGRESS, then=Value(1)),
                                    default=Value(2), output_field=IntegerField()))
@@ -214,11 +218,9 @@ def last_comments(article: Article) -> list[ReviewComment]:
 
 def next_for(user, *, after: Article) -> Article | None:
     """The next article for this analyst: their own queue first (as my_queue orders it), then
-    the next article waiting after this one (Article.objects.next_to_annotate), wrapping round
-    to the first. Asked on every article page: one plain query (config/rows.py)."""
+    the next article waiting after this one, wrapping round to the first. Asked on every
+    article page: one plain query (config/rows.py)."""
     status = Article.Status
-    queued = [status.RETURNED, status.IN_PROGRESS, status.PRETAGGED, status.NEW]
-    waiting = [status.PRETAGGED, status.IN_PROGRESS, status.RETURNED]
     table = Article._meta.db_table
     with rows.cursor() as cursor:
         cursor.execute(
@@ -235,8 +237,8 @@ def next_for(user, *, after: Article) -> Article | None:
                     (SELECT a.id, a.title, 2 FROM {table} a
                      WHERE a.status = ANY(%(waiting)s) AND a.id < %(after)s ORDER BY a.id LIMIT 1)
                 ) next ORDER BY turn LIMIT 1""",
-            {"user": user.pk, "after": after.pk, "queued": [str(s) for s in queued],
-             "waiting": [str(s) for s in waiting], "returned": str(status.RETURNED),
+            {"user": user.pk, "after": after.pk, "queued": [str(s) for s in QUEUED],
+             "waiting": [str(s) for s in WAITING], "returned": str(status.RETURNED),
              "in_progress": str(status.IN_PROGRESS)})
         row = cursor.fetchone()
     return Article.from_db(connection.alias, ["id", "title"], row) if row else None

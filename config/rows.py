@@ -23,7 +23,7 @@ class Columns:
     """A model's columns in a SELECT under a table alias, and the instance made from them."""
 
     def __init__(self, model: type[Model], alias: str, *, without: Sequence[str] = ()):
-        self.model, self.alias = model, alias
+        self.model = model
         self.fields = [f for f in model._meta.concrete_fields if f.name not in without]
         self.attnames = [f.attname for f in self.fields]
         self.pk = self.attnames.index(model._meta.pk.attname)  # where a row holds its id

@@ -168,15 +168,6 @@ class ArticleQuerySet(models.QuerySet):
         # The search document is for PostgreSQL only: never worth carrying to Python.
         return self.select_related("source").defer("search")
 
-    def to_annotate(self) -> "ArticleQuerySet":
-        return self.filter(status__in=[Article.Status.PRETAGGED, Article.Status.IN_PROGRESS,
-                                       Article.Status.RETURNED])
-
-    def next_to_annotate(self, *, after: "Article") -> "Article | None":
-        """The next article waiting for an analyst after this one, wrapping round to the first."""
-        waiting = self.to_annotate().exclude(pk=after.pk).order_by("pk").only("pk", "title")
-        return waiting.filter(pk__gt=after.pk).first() or waiting.first()
-
     def get_by_natural_key(self, text_hash: str) -> "Article":
         return self.get(text_hash=text_hash)
 
