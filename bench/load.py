@@ -764,6 +764,7 @@ def profiled_wsgi():
     state = {"cprofile": False, "requests": [], "profiles": {}}
     stack: list[str] = []
     parts: dict[str, float] = defaultdict(float)
+    cpu: dict[str, float] = defaultdict(float)  # the same parts in this thread's CPU time
     queries: list = []
 
     top_level = {label for label, _, top in TIMED if top}
@@ -776,11 +777,12 @@ def profiled_wsgi():
             if label in stack or (label in top_level and top_level.intersection(stack)):
                 return function(*args, **kwargs)
             stack.append(label)
-            started = time.perf_counter()
+            started, used = time.perf_counter(), time.thread_time()
             try:
                 return function(*args, **kwargs)
             finally:
                 parts[label] += time.perf_counter() - started
+                cpu[label] += time.thread_time() - used
                 stack.pop()
         return timed
 
@@ -838,12 +840,14 @@ def profiled_wsgi():
             finally:
                 profile.disable()
         parts.clear()
+        cpu.clear()
         queries.clear()
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.thread_time()
         with connection.execute_wrapper(sql_timer):
             result = application(environ, start_response)
         state["requests"].append({"kind": kind, "seconds": time.perf_counter() - started,
-                                  "parts": dict(parts), "queries": list(queries)})
+                                  "cpu": time.thread_time() - used, "parts": dict(parts),
+                                  "part_cpu": dict(cpu), "queries": list(queries)})
         return result
 
     return app
@@ -853,8 +857,8 @@ def profiled_wsgi():
 # ones do not overlap; a sub-part ("—") lies within the top-level part above it.
 TIMED = [
     ("session + user load (request.user)", "django.contrib.auth:get_user", True),
-    ("— DB connection health check (SELECT 1)",
-     "django.db.backends.postgresql.base:DatabaseWrapper.is_usable", False),
+    ("— DB connection health check",
+     "config.database.base:DatabaseWrapper.is_usable", False),
     ("CSRF check", "django.middleware.csrf:CsrfViewMiddleware.process_view", True),
     ("permission check (has_perm)", "django.contrib.auth.models:PermissionsMixin.has_perm", True),
     ("layer lookup (in_layer: article, assignment)", "annotation.layers:_article_owner_and_held",
@@ -915,7 +919,7 @@ def profile_report(out: Path) -> list[str]:
     for request in requests:
         by_kind[request["kind"]].append(request)
     kinds = [kind for kind in KINDS if by_kind.get(kind)]
-    lines = [f"{'':12} {'requests':>8} {'mean ms':>8} {'p50 ms':>7} {'queries':>8} "
+    lines = [f"{'':12} {'requests':>8} {'mean ms':>8} {'p50 ms':>7} {'CPU ms':>7} {'queries':>8} "
              f"{'in SQL ms':>9} {'SQL %':>6}"]
     for kind in (*kinds, "baseline"):
         rows = by_kind.get(kind)
@@ -924,35 +928,43 @@ def profile_report(out: Path) -> list[str]:
         seconds = [r["seconds"] for r in rows]
         mean = sum(seconds) / len(rows)
         sql = sum(q[1] for r in rows for q in r["queries"]) / len(rows)
+        used = sum(r["cpu"] for r in rows) / len(rows)
         lines.append(f"{kind:12} {len(rows):8} {mean * 1000:8.2f} {percentile(seconds, .5) * 1000:7.2f} "
-                     f"{sum(len(r['queries']) for r in rows) / len(rows):8.1f} {sql * 1000:9.2f} "
+                     f"{used * 1000:7.2f} {sum(len(r['queries']) for r in rows) / len(rows):8.1f} "
+                     f"{sql * 1000:9.2f} "
                      f"{sql / mean * 100:5.0f}%")
-    lines.append("(in SQL: inside cursor.execute, the round trip included; psycopg's BEGIN rides on "
-                 "a transaction's first statement; COMMIT and the health check are not Django "
+    lines.append("(CPU: this worker's own, the wait for PostgreSQL left out; in SQL: inside "
+                 "cursor.execute, the round trip included; psycopg's BEGIN rides on a "
+                 "transaction's first statement; COMMIT and the health check are not Django "
                  "statements: they are timed below)")
 
     # Each part: ms per decision, statements in it and their ms, per kind.
     labels = list(dict.fromkeys(label for label, _, _ in TIMED))
     top = {label for label, _, top_level in TIMED if top_level}
-    lines.append(f"\nWhere the time goes, ms per decision (wall clock; q = SQL statements in it, "
-                 f"SQL = their ms):")
-    lines.append(f"{'':48}" + "".join(f" {kind:>8} {'q':>5} {'SQL':>6}" for kind in kinds))
+    lines.append("\nWhere the time goes, ms per decision (wall clock; CPU = the worker's own; "
+                 "q = SQL statements in it, SQL = their ms):")
+    lines.append(f"{'':48}" + "".join(f" {kind:>8} {'CPU':>5} {'q':>5} {'SQL':>6}" for kind in kinds))
     for label in [*labels, REST, "whole request"]:
         cells, seen = [], False
         for kind in kinds:
             rows = by_kind[kind]
             if label == "whole request":
                 spent = sum(r["seconds"] for r in rows)
+                used = sum(r["cpu"] for r in rows)
                 inside = [q for r in rows for q in r["queries"]]
             elif label == REST:
                 spent = sum(r["seconds"] - sum(s for l, s in r["parts"].items() if l in top)
                             for r in rows)
+                used = sum(r["cpu"] - sum(s for l, s in r["part_cpu"].items() if l in top)
+                           for r in rows)
                 inside = [q for r in rows for q in r["queries"] if not top.intersection(q[2])]
             else:
                 spent = sum(r["parts"].get(label, 0.0) for r in rows)
+                used = sum(r["part_cpu"].get(label, 0.0) for r in rows)
                 inside = [q for r in rows for q in r["queries"] if label in q[2]]
             seen = seen or spent > 0
-            cells.append(f" {spent / len(rows) * 1000:8.2f} {len(inside) / len(rows):5.1f} "
+            cells.append(f" {spent / len(rows) * 1000:8.2f} {used / len(rows) * 1000:5.2f} "
+                         f"{len(inside) / len(rows):5.1f} "
                          f"{sum(q[1] for q in inside) / len(rows) * 1000:6.2f}")
         if seen:
             lines.append(f"{label:48}" + "".join(cells))
@@ -994,9 +1006,11 @@ def profile_report(out: Path) -> list[str]:
     return lines
 
 
-def run_profile(env: dict, tmp: Path, user: str, tasks: list[Task], *, per_kind: int) -> list[str]:
-    """One sync worker (the wrapper keeps one request's figures at a time), one client."""
-    out = tmp / "profile"
+def run_profile(env: dict, tmp: Path, user: str, tasks: list[Task], *, per_kind: int,
+                out: Path | None = None) -> list[str]:
+    """One sync worker (the wrapper keeps one request's figures at a time), one client. The
+    figures and cProfile's files go to `out` (kept), or to a folder removed at the end."""
+    out = out or tmp / "profile"
     port = free_port()
     log = tmp / "gunicorn-profile.log"
     command = [sys.executable, "-m", "gunicorn", "--error-logfile", str(log),
@@ -1089,12 +1103,16 @@ def main() -> None:
                         help="also profile decisions in one gunicorn worker (SQL and cProfile)")
     parser.add_argument("--profile-decisions", type=int, default=100,
                         help="decisions of each kind in each profile pass (default 100)")
+    parser.add_argument("--profile-out", type=Path, default=None,
+                        help="keep the profile's files in this folder (requests.json and "
+                             "<kind>.prof, for pstats or snakeviz)")
     parser.add_argument("--new-entities", action="store_true",
                         help="do not create the corpus's entities first: the first confirmation "
                              "of each name creates it, and clients race to")
     args = parser.parse_args()
     if args.clients < 1 or args.seconds <= 0 or args.max_requests < 1 or args.workers < 1:
         parser.error("--clients, --seconds, --max-requests and --workers must be positive")
+    args.profile = args.profile or args.profile_out is not None
     reserved = 24 if args.profile else 0
     if args.articles < 2 * (args.clients + 1) + reserved:
         parser.error(f"--articles must be at least {2 * (args.clients + 1) + reserved} "
@@ -1241,7 +1259,8 @@ def main() -> None:
             print("profiling: one gunicorn worker, one client …", flush=True)
             try:
                 profile_lines = run_profile(child_env, tmp, users[-1], profile_tasks,
-                                            per_kind=args.profile_decisions)
+                                            per_kind=args.profile_decisions,
+                                            out=args.profile_out)
             except Exception as error:
                 log = tmp / "gunicorn-profile.log"
                 failures.append(f"the profile failed: {error!r}\n"

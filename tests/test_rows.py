@@ -1,7 +1,9 @@
 """config/rows.py: the plain SQL of the decisions' hot path reads and writes what the ORM would."""
 
 import datetime
+import select
 
+import psycopg
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.forms.models import model_to_dict
@@ -186,3 +188,57 @@ def test_the_query_log_shows_a_prepared_statement_with_its_values(analyst):
         for _ in range(6):  # prepared from the fifth run
             PermissionBackend().get_user(analyst.pk)
     assert all(f"WHERE u.id = {analyst.pk}" in query["sql"] for query in captured.captured_queries)
+
+
+@pytest.fixture
+def own_connection():
+    """A connection of its own, outside the test's transaction, that a test may lose."""
+    from django.db import connections
+
+    wrapper = connections.create_connection("default")
+    wrapper.ensure_connection()
+    yield wrapper
+    wrapper.close()
+
+
+def _last_query_of(wrapper) -> str:
+    with psycopg.connect(**wrapper.get_connection_params(), autocommit=True) as other:
+        return other.execute("SELECT query FROM pg_stat_activity WHERE pid = %s",
+                             [wrapper.connection.info.backend_pid]).fetchone()[0]
+
+
+def test_the_health_check_of_an_idle_connection_sends_nothing(own_connection):
+    with own_connection.cursor() as cursor:
+        cursor.execute("SELECT 'the last statement sent'")
+    assert own_connection.is_usable()
+    assert _last_query_of(own_connection) == "SELECT 'the last statement sent'"
+
+
+def test_the_health_check_finds_a_connection_the_server_ended(own_connection):
+    """The backend terminated (as a restart does): the check fails, and the next request's
+    cursor works on a new connection."""
+    own_connection.health_check_enabled = True
+    pid = own_connection.connection.info.backend_pid
+    with psycopg.connect(**own_connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+    poller = select.poll()
+    poller.register(own_connection.connection.fileno(), select.POLLIN)
+    assert poller.poll(5000), "the server said nothing within 5 s"
+    assert not own_connection.is_usable()
+    own_connection.health_check_done = False
+    with own_connection.cursor() as cursor:  # the request's first cursor runs the check
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != pid
+
+
+def test_the_health_check_asks_the_server_when_it_sent_something(own_connection):
+    """Something unasked on the socket (here a notification) is not a verdict: SELECT 1 is."""
+    with own_connection.cursor() as cursor:
+        cursor.execute("LISTEN sourcemark_health")
+    with psycopg.connect(**own_connection.get_connection_params(), autocommit=True) as other:
+        other.execute("NOTIFY sourcemark_health")
+    poller = select.poll()
+    poller.register(own_connection.connection.fileno(), select.POLLIN)
+    assert poller.poll(5000)
+    assert own_connection.is_usable()
+    assert _last_query_of(own_connection) == "SELECT 1"
