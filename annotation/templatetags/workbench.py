@@ -1,5 +1,6 @@
 """The workbench's repeated fragments, written in Python: a mark for each mention in the text, a
-row for each mention and claim in the side lists, the text cut into claims and marks.
+row for each mention and claim in the side lists, the text cut into claims and marks, and the
+legend and toolbar that every decision's answer sends again.
 
 An article page draws hundreds of these; with template nodes they were three quarters of its
 time (each variable resolved, escaped and localised on its own). Here each is one f-string over
@@ -11,6 +12,7 @@ from html import escape
 
 from django import template
 from django.middleware.csrf import get_token
+from django.template.defaultfilters import title
 from django.utils.safestring import SafeString, mark_safe
 
 from annotation.models import Claim, Mention
@@ -60,11 +62,60 @@ def claim_rows(claims, oob: bool = False) -> SafeString:
     return mark_safe("".join(_claim_row(claim, oob) for claim in claims))
 
 
-@register.simple_tag
-def seen_inputs(mentions) -> SafeString:
-    """What confirm-all was shown: each suggestion as id:version."""
-    return mark_safe("".join(f'<input type="hidden" name="seen" value="{m.pk}:{m.version}">'
-                             for m in mentions))
+@register.simple_tag(takes_context=True)
+def legend(context, groups) -> SafeString:
+    """Each label's swatch, name, key and counts."""
+    lines = "".join(
+        f'\n  <li><span class="swatch label-{escape(group.label.name.lower())}" aria-hidden="true">'
+        f'{escape(group.label.marker)}</span>\n'
+        f'    <strong>{escape(title(group.label.name))}</strong> '
+        f'<kbd title="Key for this label">{escape(group.label.key)}</kbd>\n'
+        f'    <span class="counts"><span class="count-confirmed">{group.confirmed}</span> confirmed · '
+        f'<span class="count-suggested">{group.undecided}</span> to decide</span>\n  </li>'
+        for group in groups)
+    oob = _OOB if context.get("oob") else ""
+    return mark_safe(f'<ul id="legend" class="legend"{oob}>{lines}\n</ul>')
+
+
+@register.simple_tag(takes_context=True)
+def toolbar(context, article) -> SafeString:
+    """Undo and submit, while the article can be edited."""
+    oob = _OOB if context.get("oob") else ""
+    if not context.get("editable"):
+        return mark_safe(f'<div id="toolbar" class="toolbar-actions"{oob}></div>')
+    csrf = _csrf_input(context)
+    undo = url_for("annotation:undo_decision", article.pk)
+    submit = url_for("annotation:submit_article", article.pk)
+    return mark_safe(
+        f'<div id="toolbar" class="toolbar-actions"{oob}>\n'
+        f'  <form method="post" action="{undo}" hx-post="{undo}">\n'
+        f'    {csrf}<button type="submit" id="undo-button" title="Undo your last decision (u)">'
+        f'↶ Undo</button>\n  </form>\n'
+        f'  <div id="submit-panel">\n'
+        f'    <form method="post" action="{submit}" hx-post="{submit}">\n'
+        f'      {csrf}<button type="submit" class="primary" id="submit-button">Submit for review'
+        f'</button>\n    </form>\n  </div>\n</div>')
+
+
+@register.simple_tag(takes_context=True)
+def group_head(context, group) -> SafeString:
+    """A label's heading in the side list, with "Confirm all" while it has suggestions: the
+    form says which it showed (id:version of each), so that none added since is confirmed."""
+    label = group.label
+    name, lower = escape(label.name), escape(label.name.lower())
+    oob = _OOB if context.get("oob") else ""
+    form = ""
+    if context.get("editable") and (suggested := group.suggested):
+        action = url_for("annotation:confirm_all", context["article"].pk)
+        seen = "".join(f'<input type="hidden" name="seen" value="{m.pk}:{m.version}">'
+                       for m in suggested)
+        form = (f'\n  <form class="confirm-all" method="post" action="{action}" hx-post="{action}">\n'
+                f'    {_csrf_input(context)}\n    <input type="hidden" name="label" value="{name}">\n'
+                f'    {seen}\n    <button type="submit" title="Confirm every remaining {name} '
+                f'suggestion">Confirm all {len(suggested)}</button>\n  </form>\n')
+    return mark_safe(f'<h2 id="group-head-{lower}"{oob}><span class="swatch label-{lower}" '
+                     f'aria-hidden="true">{escape(label.marker)}</span> {escape(title(label.name))}'
+                     f'{form}</h2>')
 
 
 @register.simple_tag
@@ -88,6 +139,14 @@ def text_runs(runs) -> SafeString:
     return mark_safe("".join(parts))
 
 
+def _csrf_input(context) -> str:
+    """What {% csrf_token %} draws: the form's token, masked once for the whole response."""
+    request = context.get("request")
+    token = context.get("csrf_token") or (get_token(request) if request else "")
+    return (f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(str(token))}">'
+            if token else "")
+
+
 def _mark(mention, oob) -> str:
     pk, status, label = mention.pk, mention.status, mention.label
     name = escape(label.name)
@@ -106,10 +165,7 @@ class _Rows:
         self.editable = context.get("editable")
         self.url = context.get("mentions_url", "")
         self.stamp = escape(context.get("render_stamp", ""))
-        request = context.get("request")
-        token = context.get("csrf_token") or (get_token(request) if request else "")
-        self.csrf = (f'<input type="hidden" name="csrfmiddlewaretoken" value="{escape(token)}">'
-                     if token else "")
+        self.csrf = _csrf_input(context)
 
     def mention(self, mention) -> str:
         pk, version, status, text = mention.pk, mention.version, mention.status, escape(mention.text)
