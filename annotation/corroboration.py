@@ -8,6 +8,7 @@ own entities and figures, and `summaries` reads any number of claims and their l
 import re
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, TrigramSimilarity
@@ -16,6 +17,8 @@ from django.db.models import F, FloatField, Func, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 
 from annotation.models import Claim, ClaimLink, Entity, Mention
+from config import rows
+from config.rows import Columns, split
 from corpus.models import Source
 
 # How much each shared thing weighs against text similarity (which lies between 0 and about 2).
@@ -189,8 +192,7 @@ def summaries(claims: list[Claim], *, loaded: bool = False) -> list[ClaimSummary
     outlets = {pk: {_outlet_key(summary.claim)} for pk, summary in by_id.items()}
     # The links alone first (most claims have none): joining every side's outlet and speaker
     # into this query cost more to build than the page's own.
-    links = list(ClaimLink.objects.filter(Q(claim_id__in=ids) | Q(other_id__in=ids))
-                 .select_related("created_by").order_by("created_at", "pk"))
+    links = _links_of(ids)
     ends = {pk for link in links for pk in (link.claim_id, link.other_id)} - by_id.keys()
     others = {claim.pk: claim for claim in Claim.objects.filter(pk__in=ends)
               .select_related(*_SOURCES).defer("article__text")} if ends else {}
@@ -213,6 +215,26 @@ def summaries(claims: list[Claim], *, loaded: bool = False) -> list[ClaimSummary
 
 
 _SOURCES = ("article__source", "speaker_mention__entity")
+_LINK, _LINKER = Columns(ClaimLink, "k"), Columns(get_user_model(), "u")
+
+
+def _links_of(ids: list[int]) -> list[ClaimLink]:
+    """The links from or to these claims, oldest first, with who made them: plain SQL
+    (config/rows.py), since every page and every redrawn claim row asks, and most find none."""
+    with rows.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT {_LINK.sql}, {_LINKER.sql} FROM {ClaimLink._meta.db_table} k
+                LEFT JOIN {_LINKER.model._meta.db_table} u ON u.id = k.created_by_id
+                WHERE k.claim_id = ANY(%(ids)s) OR k.other_id = ANY(%(ids)s)
+                ORDER BY k.created_at, k.id""", {"ids": ids})
+        found = cursor.fetchall()
+    links = []
+    for row in found:
+        link_values, user_values = split(row, _LINK, _LINKER)
+        link = _LINK.make(link_values)
+        link.created_by = _LINKER.make(user_values) if link.created_by_id else None
+        links.append(link)
+    return links
 _SIDES = {ClaimLink.Relation.CORROBORATES: "corroborating", ClaimLink.Relation.CONTRADICTS: "contradicting",
           ClaimLink.Relation.SAME: "same"}
 

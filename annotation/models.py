@@ -230,9 +230,6 @@ class ClaimQuerySet(models.QuerySet):
         return self.filter(origin=Claim.Origin.MODEL, status=Claim.Status.SUGGESTED,
                            decided_by__isnull=True, version=1)
 
-    def for_page(self) -> "ClaimQuerySet":
-        return self.select_related("speaker_mention__entity", "graded_by").order_by("start", "end")
-
 
 class Claim(models.Model):
     """A span of an article that asserts something checkable, with who said it (when the text

@@ -753,6 +753,7 @@ def profiled_wsgi():
     the functions are wrapped in this process's memory."""
     import cProfile
     import functools
+    import gc
     import importlib
 
     import django
@@ -805,6 +806,20 @@ def profiled_wsgi():
 
     # After the wrapping: the middleware chain keeps the methods it finds when it is built.
     from config.wsgi import application
+
+    # Python's garbage collections, timed as a part of their own wherever they happen.
+    collecting = {}
+
+    def on_gc(phase, info):
+        if phase == "start":
+            collecting["started"] = time.perf_counter(), time.thread_time()
+        elif "started" in collecting:
+            started, used = collecting.pop("started")
+            label = f"garbage collection (generation {info['generation']})"
+            parts[label] += time.perf_counter() - started
+            cpu[label] += time.thread_time() - used
+
+    gc.callbacks.append(on_gc)
 
     def sql_timer(execute, sql, params, many, context):
         started = time.perf_counter()
