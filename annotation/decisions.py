@@ -250,9 +250,10 @@ EDITABLE = (Article.Status.NEW, Article.Status.PRETAGGED, Article.Status.IN_PROG
 
 
 # The locked read of every decision on a mention: the mention with its label, article and entity,
-# in plain SQL (see config/rows.py). The article's text is left out (read if used) unless asked.
+# in plain SQL (see config/rows.py). The article's text is left out (read if used) unless asked;
+# its search vector always (PostgreSQL spent more time writing it out than finding the rows).
 _MENTION, _LABEL, _ENTITY = Columns(Mention, "m"), Columns(Label, "l"), Columns(Entity, "e")
-_ARTICLE = {with_text: Columns(Article, "a", without=() if with_text else ("text",))
+_ARTICLE = {with_text: Columns(Article, "a", without=("search",) + (() if with_text else ("text",)))
             for with_text in (False, True)}
 
 

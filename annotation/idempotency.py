@@ -6,7 +6,7 @@ import functools
 import re
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
@@ -77,7 +77,10 @@ def _record(key: str, request: HttpRequest, response: HttpResponse) -> None:
 
 def _stored(key: str) -> IdempotencyRecord | None:
     # Asked on every decision and almost always "no": plain SQL first, the record only if any.
-    with rows.cursor() as cursor:
+    # Not a prepared statement: the table grows by one row a decision from empty, and a plan
+    # prepared while it was small (a sequential scan) would be kept until the next ANALYZE;
+    # planned on each run, it finds the key through its index once the table has a few pages.
+    with connection.cursor() as cursor:
         cursor.execute(f"SELECT 1 FROM {IdempotencyRecord._meta.db_table} WHERE key = %s", [key])
         if cursor.fetchone() is None:
             return None
