@@ -13,6 +13,7 @@ set it (pre-tagging, imports, exports, pages about the corpus) sees the shared l
 never mixes private work into the corpus.
 """
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -41,22 +42,32 @@ def working_in(annotator_id: int | None, *, held=None) -> Iterator[None]:
 def held_by(user, article_id: int):
     """The user's independent assignment of this article (their private layer), or None."""
     from annotation.models import Assignment
+    from config import rows
 
     if not getattr(user, "is_authenticated", False):
         return None
-    # Raw SQL: asked on every page and decision of an article, and the ORM took longer to build
-    # the query than PostgreSQL to answer it.
-    return next(iter(Assignment.objects.raw(
-        f"""SELECT * FROM {Assignment._meta.db_table}
-            WHERE article_id = %s AND analyst_id = %s AND independent
-            ORDER BY created_at, id LIMIT 1""", [article_id, user.pk])), None)
+    # Plain SQL (config/rows.py): asked on every page and decision of an article, and the ORM
+    # took longer to build the query than PostgreSQL to answer it.
+    columns = _assignment_columns()
+    with rows.cursor() as cursor:
+        cursor.execute(f"""SELECT {columns.sql} FROM {Assignment._meta.db_table} a
+                           WHERE a.article_id = %s AND a.analyst_id = %s AND a.independent
+                           ORDER BY a.created_at, a.id LIMIT 1""", [article_id, user.pk])
+        row = cursor.fetchone()
+    return columns.make(row) if row is not None else None
+
+
+@functools.cache
+def _assignment_columns():
+    from annotation.models import Assignment
+    from config.rows import Columns
+
+    return Columns(Assignment, "a")
 
 
 def in_layer(view):
     """Run a view about one article (named by article_id, mention_id or claim_id) in the user's
     layer of that article; a mention or claim of another analyst's private layer is a 404."""
-    import functools
-
     from django.http import Http404
 
     @functools.wraps(view)
