@@ -108,8 +108,8 @@ def add(article_id: int, start: int, end: int, label: Label, *, by) -> Mention:
         if link is not None:
             link.subject_id = mention.pk
             events.append(link)
-        rows.insert(Event, events)
-        _learn(mention, before_status="", linked_anew=link is not None)
+        rows.write(rows.insert_sql(Event, events), _taught(mention, before_status=""))
+        _relink(mention, linked_anew=link is not None)
         start_work(article, by=by)
     return mention
 
@@ -312,29 +312,33 @@ def _apply(mention: Mention, action: str, *, by, **changes) -> Mention:
     # Standing mentions never overlap: one that stood and keeps its span cannot overlap now.
     if mention.status != Mention.Status.REJECTED and (moved or not stood):
         _refuse_overlap(mention)
-    # The link is made before the mention is written: one UPDATE, and one INSERT of both Events.
+    # The link is made before the mention is written; the mention, both Events and what the
+    # pre-tagger learns are then written by one statement.
     events = [Event(action=action, subject_type="mention", subject_id=mention.pk,
                     article=mention.article, actor=by, before=before, after=mention.snapshot())]
     if (link := linking.link_unsaved(mention, by=by)) is not None:
         events.append(link)
-    rows.update(mention, DECIDED)
+    rows.write(rows.update_sql(mention, DECIDED), rows.insert_sql(Event, events),
+               _taught(mention, before_status=before["status"]))
     mention.before = before  # the answer redraws where the mention was, too
-    rows.insert(Event, events)
-    _learn(mention, before_status=before["status"], linked_anew=link is not None,
-           spans=[(before["start"], before["end"]), (mention.start, mention.end)])
+    _relink(mention, linked_anew=link is not None,
+            spans=[(before["start"], before["end"]), (mention.start, mention.end)])
     start_work(mention.article, by=by)
     return mention
 
 
-def _learn(mention: Mention, *, before_status: str, spans=None, linked_anew: bool = False) -> None:
-    """Each decision (its entity link already set) teaches the pre-tagger and points the claims
-    spoken there at the mention, or away from it. `spans` are where the mention was and is, if
-    not only where it is; `linked_anew`: its entity changed, which the rows of its claims name."""
+def _taught(mention: Mention, *, before_status: str) -> rows.Statement | None:
+    """What a decision that changed the mention's status teaches the pre-tagger (learning), as a
+    statement to write with the decision's own."""
+    return learning.counted([mention], mention.status) if mention.status != before_status else None
+
+
+def _relink(mention: Mention, *, spans=None, linked_anew: bool = False) -> None:
+    """Point the claims spoken where the mention was and is (`spans`, if not only where it is)
+    at it, or away from it, once it is written; `linked_anew`: its entity changed, which the
+    rows of its claims name. Their ids are kept on the mention: the answer draws their rows."""
     from annotation import claim_decisions
 
-    if mention.status != before_status:
-        learning.record(mention, mention.status)
-    # Kept on the mention: the answer draws again the rows of those claims.
     mention.relinked = claim_decisions.relink_speakers(
         mention.article_id, around=spans or [(mention.start, mention.end)],
         spoken_by=mention.pk if linked_anew else None)

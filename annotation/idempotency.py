@@ -6,7 +6,7 @@ import functools
 import re
 
 from django.contrib.auth.decorators import login_required, permission_required
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_POST
 
@@ -26,7 +26,12 @@ def key_of(request: HttpRequest) -> str | None:
 
 
 def idempotent(view):
-    """Decorate a POST view: replay the stored answer when its key was seen before."""
+    """Decorate a POST view: replay the stored answer when its key was answered before.
+
+    Most keys are new, so the view runs at once and its answer is recorded under the key in the
+    same transaction; no query asks first. A key answered before (a retry) fails that INSERT,
+    or fails the view itself (the mention its first run deleted): its work is rolled back and
+    the stored answer replayed. So does a key answered meanwhile by a concurrent request."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -36,8 +41,6 @@ def idempotent(view):
         if not _VALID_KEY.match(key):
             return HttpResponse("The idempotency key must be 8–100 letters, digits or -_.:",
                                 status=422, content_type="text/plain")
-        if (record := _stored(key)) is not None:
-            return _replay(record, request)
         try:
             with transaction.atomic():
                 response = view(request, *args, **kwargs)
@@ -45,8 +48,10 @@ def idempotent(view):
                     response.render()
                 if response.status_code < 500 and not getattr(response, "streaming", False):
                     _record(key, request, response)
-        except IntegrityError:
-            # The same key was answered meanwhile by a concurrent request: ours is rolled back.
+                elif (record := _stored(key)) is not None:  # not recorded: a retry is asked
+                    transaction.set_rollback(True)
+                    return _replay(record, request)
+        except Exception:
             if (record := _stored(key)) is None:
                 raise
             return _replay(record, request)
@@ -76,14 +81,6 @@ def _record(key: str, request: HttpRequest, response: HttpResponse) -> None:
 
 
 def _stored(key: str) -> IdempotencyRecord | None:
-    # Asked on every decision and almost always "no": plain SQL first, the record only if any.
-    # Not a prepared statement: the table grows by one row a decision from empty, and a plan
-    # prepared while it was small (a sequential scan) would be kept until the next ANALYZE;
-    # planned on each run, it finds the key through its index once the table has a few pages.
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM {IdempotencyRecord._meta.db_table} WHERE key = %s", [key])
-        if cursor.fetchone() is None:
-            return None
     return IdempotencyRecord.objects.filter(key=key).first()
 
 

@@ -58,33 +58,34 @@ def record_many(mentions: list[Mention], status: str) -> None:
     """Count a confirmation or a rejection of each mention's text with its label, all in one
     statement: a pair is suppressed once rejected `SuppressedSuggestion.REJECTIONS` times and
     never confirmed, unless an admin pinned it."""
+    rows.write(counted(mentions, status))
+
+
+def counted(mentions: list[Mention], status: str) -> rows.Statement | None:
+    """The statement of `record_many` (for rows.write with others), or None if it counts
+    nothing."""
     if status not in (Mention.Status.CONFIRMED, Mention.Status.REJECTED) or not mentions:
-        return
+        return None
     rejected = status == Mention.Status.REJECTED
     pairs = Counter((normalise_name(m.text)[:300], m.label_id) for m in mentions)
-    counted = [(text, label, n if rejected else 0, 0 if rejected else n,
+    tallies = [(text, label, n if rejected else 0, 0 if rejected else n,
                 rejected and n >= SuppressedSuggestion.REJECTIONS)
                for (text, label), n in sorted(pairs.items())]
     table = SuppressedSuggestion._meta.db_table
-    with rows.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {table} AS s (text, label_id, rejections, confirmations, active, pinned,
-                                          updated_at)
-                SELECT text, label_id, rejections, confirmations, active, false, %(now)s
-                FROM unnest(%(texts)s::text[], %(labels)s::bigint[], %(rejections)s::int[],
-                            %(confirmations)s::int[], %(active)s::boolean[])
+    return (f"""INSERT INTO {table} AS s (text, label_id, rejections, confirmations, active, pinned,
+                                         updated_at)
+                SELECT text, label_id, rejections, confirmations, active, false, %s
+                FROM unnest(%s::text[], %s::bigint[], %s::int[], %s::int[], %s::boolean[])
                      AS new (text, label_id, rejections, confirmations, active)
                 ON CONFLICT (text, label_id) DO UPDATE SET
                     rejections = s.rejections + excluded.rejections,
                     confirmations = s.confirmations + excluded.confirmations,
                     active = CASE WHEN s.pinned THEN s.active
-                                  ELSE s.rejections + excluded.rejections >= %(limit)s
+                                  ELSE s.rejections + excluded.rejections >= %s
                                        AND s.confirmations + excluded.confirmations = 0 END,
                     updated_at = excluded.updated_at""",
-            {"texts": [r[0] for r in counted], "labels": [r[1] for r in counted],
-             "rejections": [r[2] for r in counted], "confirmations": [r[3] for r in counted],
-             "active": [r[4] for r in counted], "limit": SuppressedSuggestion.REJECTIONS,
-             "now": timezone.now()})
+            [timezone.now(), *([tally[i] for tally in tallies] for i in range(5)),
+             SuppressedSuggestion.REJECTIONS])
 
 
 def summary() -> dict:

@@ -886,7 +886,7 @@ TIMED = [
     ("— lock the mention, check its version", "annotation.decisions:_locked", False),
     ("— overlap check", "annotation.decisions:_refuse_overlap", False),
     ("— Event.record", "annotation.models:Event.record", False),
-    ("— learning.record (suppressed-suggestion row)", "annotation.learning:record", False),
+    ("— the writes: mention, Events, learning (rows.write)", "config.rows:write", False),
     ("— linking.link (entity)", "annotation.linking:link", False),
     ("— linking.link (entity)", "annotation.linking:link_unsaved", False),
     ("— claim_decisions.relink_speakers", "annotation.claim_decisions:relink_speakers", False),

@@ -51,35 +51,64 @@ def split(row: Sequence, *parts: Columns) -> list[Sequence]:
     return out
 
 
+# A statement and its parameters (%s placeholders), for `write`.
+Statement = tuple[str, list]
+
+
 def insert(model: type[Model], instances: Sequence[Model], *, ids: bool = False) -> None:
     """What `model.objects.bulk_create(instances)` writes, in one plain INSERT; with `ids`, the
     instances get theirs (RETURNING), else they are not read back (rows nothing refers to once
     written: a decision's Events)."""
     if not instances:
         return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    values = [[f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-              for instance in instances]
-    row = f"({', '.join(['%s'] * len(fields))})"
+    sql, params = insert_sql(model, instances)
     pk = model._meta.pk.column
     with cursor() as db_cursor:
-        db_cursor.execute(
-            f"""INSERT INTO {model._meta.db_table} ({', '.join(f'"{f.column}"' for f in fields)})
-                VALUES {', '.join([row] * len(instances))}{f' RETURNING "{pk}"' if ids else ''}""",
-            [value for row_values in values for value in row_values])
+        db_cursor.execute(f'{sql} RETURNING "{pk}"' if ids else sql, params)
         if ids:  # PostgreSQL returns them in the order of VALUES
             for instance, (new_id,) in zip(instances, db_cursor.fetchall(), strict=True):
                 instance.pk = new_id
                 instance._state.adding, instance._state.db = False, connection.alias
 
 
+def insert_sql(model: type[Model], instances: Sequence[Model]) -> Statement:
+    """The INSERT of `insert` (at least one instance), without RETURNING."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    values = [[f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+              for instance in instances]
+    row = f"({', '.join(['%s'] * len(fields))})"
+    return (f"""INSERT INTO {model._meta.db_table} ({', '.join(f'"{f.column}"' for f in fields)})
+                VALUES {', '.join([row] * len(instances))}""",
+            [value for row_values in values for value in row_values])
+
+
 def update(instance: Model, names: Sequence[str]) -> None:
     """What `instance.save(update_fields=names)` writes, in one plain UPDATE (no signals: the
     project sends none)."""
+    write(update_sql(instance, names))
+
+
+def update_sql(instance: Model, names: Sequence[str]) -> Statement:
     fields = [instance._meta.get_field(name) for name in names]
-    with cursor() as db_cursor:
-        db_cursor.execute(
-            f"""UPDATE {instance._meta.db_table} SET {', '.join(f'"{f.column}" = %s' for f in fields)}
+    return (f"""UPDATE {instance._meta.db_table} SET {', '.join(f'"{f.column}" = %s' for f in fields)}
                 WHERE "{instance._meta.pk.column}" = %s""",
             [*(f.get_db_prep_save(f.pre_save(instance, False), connection) for f in fields),
              instance.pk])
+
+
+def write(*statements: Statement | None) -> None:
+    """Statements that change rows and read nothing back (None: nothing to write), sent as one:
+    each the body of a WITH of a single statement. PostgreSQL runs every one of them, all on the
+    same snapshot, so none may depend on another's rows; one round trip and one plan instead
+    of one each."""
+    statements = [statement for statement in statements if statement is not None]
+    if not statements:
+        return
+    if len(statements) == 1:
+        sql, params = statements[0]
+    else:
+        bodies = ", ".join(f"w{i} AS ({body})" for i, (body, _) in enumerate(statements))
+        sql = f"WITH {bodies} SELECT 1"
+        params = [param for _, own in statements for param in own]
+    with cursor() as db_cursor:
+        db_cursor.execute(sql, params)

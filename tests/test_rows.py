@@ -242,3 +242,30 @@ def test_the_health_check_asks_the_server_when_it_sent_something(own_connection)
     assert poller.poll(5000)
     assert own_connection.is_usable()
     assert _last_query_of(own_connection) == "SELECT 1"
+
+
+def test_write_sends_its_statements_as_one(django_assert_num_queries):
+    """rows.write: an UPDATE and an INSERT (None skipped) in one statement; each applied."""
+    mention = MentionFactory()
+    mention.status = Mention.Status.CONFIRMED
+    event = Event(action="mention.confirm", subject_type="mention", subject_id=mention.pk,
+                  article=mention.article, after={"status": "confirmed"})
+    with django_assert_num_queries(1):
+        rows.write(rows.update_sql(mention, ["status"]), None, rows.insert_sql(Event, [event]))
+    assert Mention.objects.get(pk=mention.pk).status == Mention.Status.CONFIRMED
+    assert Event.objects.filter(subject_id=mention.pk, action="mention.confirm").count() == 1
+
+
+def test_a_write_that_breaks_a_constraint_writes_none_of_its_statements(analyst):
+    mention = MentionFactory(status=Mention.Status.SUGGESTED)
+    mention.status = Mention.Status.CONFIRMED
+    refused = IdempotencyRecord(key="k" * 10, user=analyst, path="/", status=-1,  # status >= 0
+                                content_type="text/plain", body="", headers={})
+    with pytest.raises(IntegrityError), transaction.atomic():
+        rows.write(rows.update_sql(mention, ["status"]), rows.insert_sql(IdempotencyRecord, [refused]))
+    assert Mention.objects.get(pk=mention.pk).status == Mention.Status.SUGGESTED
+
+
+def test_write_of_nothing_sends_nothing(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        rows.write(None, None)

@@ -5,7 +5,9 @@ import re
 import uuid
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from annotation.models import Entity, Event, IdempotencyRecord, Label, Mention
@@ -444,3 +446,21 @@ def test_without_javascript_a_refusal_is_shown_on_the_page_it_returns_to(analyst
                                    {"version": 1}, follow=True)
     assert "Nothing was changed." in response.content.decode()
     assert Mention.objects.get(pk=essid.pk).status == "rejected"
+
+
+def test_a_retried_delete_gets_its_first_answer_though_the_mention_is_gone(analyst_client, article):
+    post(analyst_client, "add_mention", article.pk, {"start": FIFTY[0], "end": FIFTY[1], "label": "FIGURE"})
+    added = Mention.objects.get()
+    first = post(analyst_client, "delete_mention", added.pk, {"version": 1}, key="delete-once-1")
+    again = post(analyst_client, "delete_mention", added.pk, {"version": 1}, key="delete-once-1")
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.content == first.content and again["Idempotent-Replay"] == "true"
+    assert Event.objects.filter(action="mention.delete").count() == 1
+
+
+def test_a_new_key_costs_no_query_of_its_own(analyst_client, essid):
+    """The key is not looked up first: the INSERT of its answer would fail on a retry."""
+    with CaptureQueriesContext(connection) as captured:
+        post(analyst_client, "confirm_mention", essid.pk, {"version": 1}, key="fresh-key-1")
+    idempotency = [q["sql"] for q in captured.captured_queries if "annotation_idempotencyrecord" in q["sql"]]
+    assert len(idempotency) == 1 and idempotency[0].startswith("INSERT")
