@@ -270,7 +270,8 @@ def relink_speakers(article_id: int, *, around: list[tuple[int, int]] | None = N
             if (mention.pk if mention else None) != claim.speaker_mention_id:
                 claim.speaker_mention = mention
                 changed.append(claim)
-    Claim.objects.bulk_update(changed, ["speaker_mention"])
+    if changed:  # most decisions move no speaker
+        Claim.objects.bulk_update(changed, ["speaker_mention"])
     return [claim.pk for claim in changed] + spoken
 
 
