@@ -1,7 +1,28 @@
 from collections.abc import Callable
 
+from django.contrib import auth
+from django.contrib.auth import middleware as auth_middleware
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import SimpleLazyObject
+
+from config.auth import reading_user_of
+
+
+class AuthenticationMiddleware(auth_middleware.AuthenticationMiddleware):
+    """Django's, with the user the session read alongside itself (config/sessions.py) given to
+    the backend, which then need not read them again; the session's checks are Django's."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        super().process_request(request)
+        request.user = SimpleLazyObject(lambda: _user_of(request))
+
+
+def _user_of(request: HttpRequest):
+    if not hasattr(request, "_cached_user"):
+        with reading_user_of(request.session):
+            request._cached_user = auth.get_user(request)
+    return request._cached_user
 
 
 def vary_on_htmx(get_response: Callable[[HttpRequest], HttpResponse]):

@@ -72,7 +72,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "config.middleware.AuthenticationMiddleware",  # Django's, the user read with the session
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -150,7 +150,7 @@ LOGIN_URL = "login"
 DATA_UPLOAD_MAX_NUMBER_FILES = 1000
 LOGIN_REDIRECT_URL = "corpus:article_list"
 LOGOUT_REDIRECT_URL = "login"
-SESSION_ENGINE = "config.sessions"  # the database's, read with plain SQL
+SESSION_ENGINE = "config.sessions"  # the database's, with the user each logs in, read with them
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env("TIME_ZONE", "UTC")

@@ -87,8 +87,7 @@ def test_update_writes_the_fields_named_and_no_other():
 
 
 def test_a_session_is_read_while_it_lasts_and_not_after(analyst):
-    from django.contrib.sessions.models import Session
-
+    from config.models import Session
     from config.sessions import SessionStore
 
     store = SessionStore()
@@ -269,3 +268,52 @@ def test_a_write_that_breaks_a_constraint_writes_none_of_its_statements(analyst)
 def test_write_of_nothing_sends_nothing(django_assert_num_queries):
     with django_assert_num_queries(0):
         rows.write(None, None)
+
+
+def _article_list(client):
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/articles/")
+    return response, [query["sql"] for query in captured.captured_queries]
+
+
+def test_a_request_reads_its_session_and_user_in_one_query(client, analyst):
+    from config.models import Session
+
+    client.force_login(analyst)
+    assert Session.objects.get().user_id == analyst.pk
+    response, queries = _article_list(client)
+    assert response.status_code == 200 and response.context["user"] == analyst
+    assert sum("sourcemark_session" in sql for sql in queries) == 1
+    assert not any("auth_user u WHERE" in sql or "auth_permission" in sql
+                   for sql in queries if "sourcemark_session" not in sql)
+    assert response.wsgi_request.user.has_perm("corpus.view_article")  # read with them
+
+
+def test_the_session_s_checks_still_hold_for_the_user_read_with_it(client, analyst):
+    """A deactivated user, or one whose password changed, is logged out; a deleted user's
+    sessions go with them."""
+    from config.models import Session
+
+    client.force_login(analyst)
+    type(analyst).objects.filter(pk=analyst.pk).update(is_active=False)
+    assert _article_list(client)[0].status_code == 302
+    type(analyst).objects.filter(pk=analyst.pk).update(is_active=True)
+    assert _article_list(client)[0].status_code == 200
+    analyst.set_password("another one")
+    analyst.save()
+    assert _article_list(client)[0].status_code == 302  # the session's hash no longer matches
+    client.force_login(analyst)
+    assert Session.objects.filter(user=analyst).exists()
+    analyst.delete()
+    assert not Session.objects.exists()
+
+
+def test_logging_out_ends_the_session(client, analyst):
+    from config.models import Session
+
+    client.force_login(analyst)
+    client.post("/logout/")
+    assert not Session.objects.exists()
+    assert _article_list(client)[0].status_code == 302

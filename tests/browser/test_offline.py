@@ -4,7 +4,7 @@ offline are kept, shown, and sent once, in order, when the connection is back.""
 import re
 
 import pytest
-from django.contrib.sessions.models import Session
+from config.models import Session
 from playwright.sync_api import expect
 
 from annotation import decisions, extraction, review
