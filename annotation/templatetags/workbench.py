@@ -13,6 +13,7 @@ from html import escape
 from django import template
 from django.middleware.csrf import get_token
 from django.template.defaultfilters import title
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 
 from annotation.models import Claim, Mention
@@ -75,6 +76,21 @@ def legend(context, groups) -> SafeString:
         for group in groups)
     oob = _OOB if context.get("oob") else ""
     return mark_safe(f'<ul id="legend" class="legend"{oob}>{lines}\n</ul>')
+
+
+@register.simple_tag
+def message_box(message: str = "") -> SafeString:
+    """Where a decision's answer says what went wrong (the answer's main target, never out of
+    band)."""
+    inside = f'<p class="message warning">{conditional_escape(message)}</p>' if message else ""
+    return mark_safe(f'<div id="messages" role="status" aria-live="polite">{inside}</div>')
+
+
+@register.simple_tag(takes_context=True)
+def article_status(context, article) -> SafeString:
+    oob = _OOB if context.get("oob") else ""
+    return mark_safe(f'<span id="article-status" class="status status-{escape(article.status)}"'
+                     f'{oob}>{escape(str(article.get_status_display()))}</span>')
 
 
 @register.simple_tag(takes_context=True)
