@@ -84,7 +84,7 @@ def resize(mention_id: int, *, edge: str, grow: bool, version: int, by) -> Menti
 
 def add(article_id: int, start: int, end: int, label: Label, *, by) -> Mention:
     """A mention the analyst marks: the selection grows to whole words, white space is dropped."""
-    with transaction.atomic():
+    with _transaction():
         article = _locked_article(article_id)
         refuse_unless_editable(article)
         if not (0 <= start < end <= len(article.text)):
@@ -116,7 +116,7 @@ def add(article_id: int, start: int, end: int, label: Label, *, by) -> Mention:
 
 def delete(mention_id: int, *, version: int, by) -> Mention:
     """Delete a mention an analyst added (suggestions are rejected instead, to be learnt from)."""
-    with transaction.atomic():
+    with _transaction():
         mention = _locked(mention_id, version, text=True)  # its answer draws the text again
         if mention.origin != Mention.Origin.ANALYST:
             raise Refused(f"“{mention.text}” is a suggestion: reject it instead of deleting it.",
@@ -237,9 +237,9 @@ def _fields(snapshot: dict, labels: dict[str, Label]) -> dict:
 
 
 def _transaction():
-    """A decision on one mention is one transaction. Inside a request's own (an idempotent
-    view's) it needs no savepoint: every refusal is raised before anything is written, and any
-    other error rolls the whole request back."""
+    """A decision on one mention (an add, a delete) is one transaction. Inside a request's own
+    (an idempotent view's) it needs no savepoint: every refusal is raised before anything is
+    written, and any other error rolls the whole request back."""
     if transaction.get_connection().in_atomic_block:
         return contextlib.nullcontext()
     return transaction.atomic()

@@ -98,11 +98,11 @@ CEILINGS = {
     "reject_mention": 9,  # with its list's "Confirm all" drawn again
     "relabel_mention": 13,
     "resize_mention": 16,
-    "delete_mention": 16,
+    "delete_mention": 14,
     "accept_link": 14,
     "clear_link": 14,
     "change_link": 15,
-    "add_mention": 17,
+    "add_mention": 15,
     "undo_decision (mention)": 24,
     "undo_decision (claim)": 26,
     "confirm_all (two seen)": 25,
