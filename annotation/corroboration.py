@@ -235,6 +235,8 @@ def _links_of(ids: list[int]) -> list[ClaimLink]:
         link.created_by = _LINKER.make(user_values) if link.created_by_id else None
         links.append(link)
     return links
+
+
 _SIDES = {ClaimLink.Relation.CORROBORATES: "corroborating", ClaimLink.Relation.CONTRADICTS: "contradicting",
           ClaimLink.Relation.SAME: "same"}
 

@@ -516,14 +516,16 @@ def _page_claims(article: Article, ids: list[int] | None = None) -> list[Claim]:
                 WHERE c.article_id = %(article)s AND c.annotator_id IS NOT DISTINCT FROM %(layer)s
                       {"AND c.id = ANY(%(ids)s)" if ids is not None else ""}
                 ORDER BY c.start, c."end\"""",
-            {"article": article.pk, "layer": layers.current(), "ids": ids, "source": article.source_id})
+            {"article": article.pk, "layer": layers.current(), "ids": ids,
+             "source": article.source_id})
         found = cursor.fetchall()
     claims = []
     for row in found:
         values = split(row, *parts)
         claim = _CLAIM.make(values[0])
         claim.article = article
-        claim.speaker_mention = speaker = _SPEAKER.make(values[1]) if claim.speaker_mention_id else None
+        speaker = _SPEAKER.make(values[1]) if claim.speaker_mention_id else None
+        claim.speaker_mention = speaker
         if speaker is not None:
             speaker.entity = _SPOKEN_BY.make(values[2]) if speaker.entity_id else None
         claim.graded_by = _GRADER.make(values[3]) if claim.graded_by_id else None

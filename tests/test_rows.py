@@ -261,7 +261,8 @@ def test_a_write_that_breaks_a_constraint_writes_none_of_its_statements(analyst)
     refused = IdempotencyRecord(key="k" * 10, user=analyst, path="/", status=-1,  # status >= 0
                                 content_type="text/plain", body="", headers={})
     with pytest.raises(IntegrityError), transaction.atomic():
-        rows.write(rows.update_sql(mention, ["status"]), rows.insert_sql(IdempotencyRecord, [refused]))
+        rows.write(rows.update_sql(mention, ["status"]),
+                   rows.insert_sql(IdempotencyRecord, [refused]))
     assert Mention.objects.get(pk=mention.pk).status == Mention.Status.SUGGESTED
 
 

@@ -15,8 +15,8 @@ prepared statements). The ORM's cursors bind on the client, and psycopg never pr
 import select
 
 from django.db.backends.postgresql import base
-from psycopg import pq
 from django.db.backends.postgresql.psycopg_any import errors
+from psycopg import pq
 
 
 class DatabaseOperations(base.DatabaseOperations):

@@ -449,7 +449,8 @@ def test_without_javascript_a_refusal_is_shown_on_the_page_it_returns_to(analyst
 
 
 def test_a_retried_delete_gets_its_first_answer_though_the_mention_is_gone(analyst_client, article):
-    post(analyst_client, "add_mention", article.pk, {"start": FIFTY[0], "end": FIFTY[1], "label": "FIGURE"})
+    post(analyst_client, "add_mention", article.pk,
+         {"start": FIFTY[0], "end": FIFTY[1], "label": "FIGURE"})
     added = Mention.objects.get()
     first = post(analyst_client, "delete_mention", added.pk, {"version": 1}, key="delete-once-1")
     again = post(analyst_client, "delete_mention", added.pk, {"version": 1}, key="delete-once-1")
@@ -462,5 +463,6 @@ def test_a_new_key_costs_no_query_of_its_own(analyst_client, essid):
     """The key is not looked up first: the INSERT of its answer would fail on a retry."""
     with CaptureQueriesContext(connection) as captured:
         post(analyst_client, "confirm_mention", essid.pk, {"version": 1}, key="fresh-key-1")
-    idempotency = [q["sql"] for q in captured.captured_queries if "annotation_idempotencyrecord" in q["sql"]]
+    idempotency = [query["sql"] for query in captured.captured_queries
+                   if "annotation_idempotencyrecord" in query["sql"]]
     assert len(idempotency) == 1 and idempotency[0].startswith("INSERT")
