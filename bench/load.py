@@ -880,7 +880,7 @@ TIMED = [
      True),
     ("layer lookup (in_layer: article, assignment)", "annotation.layers:held_by", True),
     ("view: get_object_or_404 (mention, article)", "annotation.views:get_object_or_404", True),
-    ("idempotency: key lookup", "annotation.idempotency:_stored", True),
+    ("idempotency: the stored answer (a retry only)", "annotation.idempotency:_stored", True),
     ("the decision (decisions._change / add)", "annotation.decisions:_change", True),
     ("the decision (decisions._change / add)", "annotation.decisions:add", True),
     ("— lock the mention, check its version", "annotation.decisions:_locked", False),
