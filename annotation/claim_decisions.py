@@ -9,7 +9,6 @@ claim too (its version moves), so two analysts never overwrite each other's link
 import bisect
 from collections.abc import Iterable
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -72,7 +71,7 @@ def reject(claim_id: int, *, version: int, by) -> Claim:
 
 def resize(claim_id: int, *, edge: str, grow: bool, version: int, by) -> Claim:
     """Move the start or end edge one word outwards (grow) or inwards; confirms the claim."""
-    with transaction.atomic():
+    with decisions.one_transaction():
         claim = _locked(claim_id, version)
         start, end = article_text.resized(claim.article.text, claim.start, claim.end,
                                           edge=edge, grow=grow)
@@ -86,7 +85,7 @@ def resize(claim_id: int, *, edge: str, grow: bool, version: int, by) -> Claim:
 
 def set_span(claim_id: int, start: int, end: int, *, version: int, by) -> Claim:
     """The claim's span from a selection (grown to whole words); confirms the claim."""
-    with transaction.atomic():
+    with decisions.one_transaction():
         claim = _locked(claim_id, version)
         start, end = _snapped(claim.article, start, end, claim)
         return _apply(claim, "claim.span", by=by, status=Claim.Status.CONFIRMED,
@@ -96,7 +95,7 @@ def set_span(claim_id: int, start: int, end: int, *, version: int, by) -> Claim:
 def set_speaker(claim_id: int, start: int | None, end: int | None, *, version: int, by) -> Claim:
     """The speaker from a selection anywhere in the article (the name the text gives, even in
     another paragraph); no selection makes it the article's own voice. Confirms the claim."""
-    with transaction.atomic():
+    with decisions.one_transaction():
         claim = _locked(claim_id, version)
         if start is None or end is None:
             speaker, start, end = "", None, None
@@ -114,7 +113,7 @@ def set_cue(claim_id: int, cue: str, *, version: int, by) -> Claim:
     cue = " ".join(cue.split())
     if len(cue) > MAX_CUE:
         raise Refused(f"A cue has at most {MAX_CUE} characters (“said”, “according to”).")
-    with transaction.atomic():
+    with decisions.one_transaction():
         claim = _locked(claim_id, version)
         return _apply(claim, "claim.cue", by=by, status=Claim.Status.CONFIRMED, cue=cue)
 
@@ -124,7 +123,7 @@ def grade(claim_id: int, credibility: int | None, *, version: int, by) -> Claim:
     not an annotation: it stays open after the article is approved."""
     if credibility is not None and credibility not in Credibility.values:
         raise Refused("Credibility is graded 1 (confirmed) to 6 (cannot be judged).")
-    with transaction.atomic():
+    with decisions.one_transaction():
         claim = _locked(claim_id, version, editable=False)
         before = claim.snapshot()
         claim.credibility = credibility
@@ -139,7 +138,7 @@ def grade(claim_id: int, credibility: int | None, *, version: int, by) -> Claim:
 
 def delete(claim_id: int, *, version: int, by) -> Claim:
     """Delete a claim an analyst marked (suggestions are rejected instead)."""
-    with transaction.atomic():
+    with decisions.one_transaction():
         claim = _locked(claim_id, version)
         if claim.origin != Claim.Origin.ANALYST:
             raise Refused("This claim is a suggestion: reject it instead of deleting it.", claim)
@@ -157,7 +156,7 @@ def delete(claim_id: int, *, version: int, by) -> Claim:
 
 def add(article_id: int, start: int, end: int, *, by, cue: str = "") -> Claim:
     """A claim the analyst marks by selecting it; the article's own voice until a speaker is set."""
-    with transaction.atomic():
+    with decisions.one_transaction():
         article = Article.objects.select_for_update().get(pk=article_id)
         decisions.refuse_unless_editable(article, consequence=CLAIMS_LOCKED)
         start, end = _snapped(article, start, end)
@@ -180,7 +179,7 @@ def link(claim_id: int, other_id: int, relation: str, *, version: int, by,
     Linking an already linked pair changes the relation."""
     if relation not in ClaimLink.Relation.values:
         raise Refused("Say how the claims relate: corroborates, contradicts or same.")
-    with transaction.atomic():
+    with decisions.one_transaction():
         claim = _locked(claim_id, version)
         other = (Claim.objects.select_related("article").filter(pk=other_id).first())
         if other is None or other.status == Claim.Status.REJECTED:
@@ -206,7 +205,7 @@ def link(claim_id: int, other_id: int, relation: str, *, version: int, by,
 
 
 def unlink(claim_id: int, link_id: int, *, version: int, by) -> ClaimLink:
-    with transaction.atomic():
+    with decisions.one_transaction():
         claim = _locked(claim_id, version)
         found = (ClaimLink.objects.select_for_update()
                  .filter(Q(claim=claim) | Q(other=claim), pk=link_id).first())
@@ -233,7 +232,7 @@ def grade_entity(entity: Entity, reliability: str, *, by) -> Entity:
 def _grade_reliability(subject, reliability: str, *, by):
     if reliability not in Reliability.values:
         raise Refused("Reliability is graded A (completely reliable) to F (cannot be judged).")
-    with transaction.atomic():
+    with decisions.one_transaction():
         subject = type(subject).objects.select_for_update().get(pk=subject.pk)
         before = {"reliability": subject.reliability}
         subject.reliability = reliability
@@ -381,7 +380,7 @@ def _locked(claim_id: int, version: int, *, editable: bool = True) -> Claim:
 
 
 def _change(claim_id: int, action: str, *, version: int, by, **changes) -> Claim:
-    with transaction.atomic():
+    with decisions.one_transaction():
         return _apply(_locked(claim_id, version), action, by=by, **changes)
 
 

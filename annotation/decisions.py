@@ -70,7 +70,7 @@ def relabel(mention_id: int, label: Label, *, version: int, by) -> Mention:
 
 def resize(mention_id: int, *, edge: str, grow: bool, version: int, by) -> Mention:
     """Move the start or end edge one token outwards (grow) or inwards; confirms the mention."""
-    with _transaction():
+    with one_transaction():
         mention = _locked(mention_id, version, text=True)  # and its answer draws the text
         start, end = article_text.resized(mention.article.text, mention.start, mention.end,
                                           edge=edge, grow=grow)
@@ -84,7 +84,7 @@ def resize(mention_id: int, *, edge: str, grow: bool, version: int, by) -> Menti
 
 def add(article_id: int, start: int, end: int, label: Label, *, by) -> Mention:
     """A mention the analyst marks: the selection grows to whole words, white space is dropped."""
-    with _transaction():
+    with one_transaction():
         article = _locked_article(article_id)
         refuse_unless_editable(article)
         if not (0 <= start < end <= len(article.text)):
@@ -116,7 +116,7 @@ def add(article_id: int, start: int, end: int, label: Label, *, by) -> Mention:
 
 def delete(mention_id: int, *, version: int, by) -> Mention:
     """Delete a mention an analyst added (suggestions are rejected instead, to be learnt from)."""
-    with _transaction():
+    with one_transaction():
         mention = _locked(mention_id, version, text=True)  # its answer draws the text again
         if mention.origin != Mention.Origin.ANALYST:
             raise Refused(f"“{mention.text}” is a suggestion: reject it instead of deleting it.",
@@ -236,9 +236,9 @@ def _fields(snapshot: dict, labels: dict[str, Label]) -> dict:
             "model_label": snapshot.get("model_label", "")}
 
 
-def _transaction():
-    """A decision on one mention (an add, a delete) is one transaction. Inside a request's own
-    (an idempotent view's) it needs no savepoint: every refusal is raised before anything is
+def one_transaction():
+    """A decision (on a mention or a claim) is one transaction. Inside a request's own (an
+    idempotent view's) it needs no savepoint: every refusal is raised before anything is
     written, and any other error rolls the whole request back."""
     if transaction.get_connection().in_atomic_block:
         return contextlib.nullcontext()
@@ -300,7 +300,7 @@ def refuse_unless_editable(article: Article, current=None, *,
 
 
 def _change(mention_id: int, action: str, *, version: int, by, **changes) -> Mention:
-    with _transaction():
+    with one_transaction():
         return _apply(_locked(mention_id, version), action, by=by, **changes)
 
 
