@@ -8,7 +8,6 @@ own entities and figures, and `summaries` reads any number of claims and their l
 import re
 from dataclasses import dataclass, field
 
-from django.contrib.auth import get_user_model
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, TrigramSimilarity
@@ -18,6 +17,7 @@ from django.db.models.functions import Coalesce
 
 from annotation.models import Claim, ClaimLink, Entity, Mention
 from config import rows
+from config.auth import user_columns
 from config.rows import Columns, split
 from corpus.models import Source
 
@@ -215,24 +215,25 @@ def summaries(claims: list[Claim], *, loaded: bool = False) -> list[ClaimSummary
 
 
 _SOURCES = ("article__source", "speaker_mention__entity")
-_LINK, _LINKER = Columns(ClaimLink, "k"), Columns(get_user_model(), "u")
+_LINK = Columns(ClaimLink, "k")
 
 
 def _links_of(ids: list[int]) -> list[ClaimLink]:
     """The links from or to these claims, oldest first, with who made them: plain SQL
     (config/rows.py), since every page and every redrawn claim row asks, and most find none."""
+    linker = user_columns()
     with rows.cursor() as cursor:
         cursor.execute(
-            f"""SELECT {_LINK.sql}, {_LINKER.sql} FROM {ClaimLink._meta.db_table} k
-                LEFT JOIN {_LINKER.model._meta.db_table} u ON u.id = k.created_by_id
+            f"""SELECT {_LINK.sql}, {linker.sql} FROM {ClaimLink._meta.db_table} k
+                LEFT JOIN {linker.model._meta.db_table} u ON u.id = k.created_by_id
                 WHERE k.claim_id = ANY(%(ids)s) OR k.other_id = ANY(%(ids)s)
                 ORDER BY k.created_at, k.id""", {"ids": ids})
         found = cursor.fetchall()
     links = []
     for row in found:
-        link_values, user_values = split(row, _LINK, _LINKER)
+        link_values, user_values = split(row, _LINK, linker)
         link = _LINK.make(link_values)
-        link.created_by = _LINKER.make(user_values) if link.created_by_id else None
+        link.created_by = linker.make(user_values) if link.created_by_id else None
         links.append(link)
     return links
 

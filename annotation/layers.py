@@ -48,21 +48,13 @@ def held_by(user, article_id: int):
         return None
     # Plain SQL (config/rows.py): asked on every page and decision of an article, and the ORM
     # took longer to build the query than PostgreSQL to answer it.
-    columns = _assignment_columns()
+    columns = rows.columns(Assignment, "a")
     with rows.cursor() as cursor:
         cursor.execute(f"""SELECT {columns.sql} FROM {Assignment._meta.db_table} a
                            WHERE a.article_id = %s AND a.analyst_id = %s AND a.independent
                            ORDER BY a.created_at, a.id LIMIT 1""", [article_id, user.pk])
         row = cursor.fetchone()
     return columns.make(row) if row is not None else None
-
-
-@functools.cache
-def _assignment_columns():
-    from annotation.models import Assignment
-    from config.rows import Columns
-
-    return Columns(Assignment, "a")
 
 
 def in_layer(view):

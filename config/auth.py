@@ -1,7 +1,6 @@
 """Authentication backend: Django's, with each request's user read with their permissions in
 one plain query (see config/rows.py), the session's own (config/sessions.py)."""
 
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -92,6 +91,6 @@ def user_from_row(values, permissions: list[str] | None):
     return user
 
 
-@functools.cache
 def user_columns() -> Columns:
-    return Columns(get_user_model(), "u")
+    """The user's columns under the alias u."""
+    return rows.columns(get_user_model(), "u")

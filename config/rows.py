@@ -6,6 +6,7 @@ bench/load.py --profile). These statements are written once, from the models' ow
 same fields, the same converters, the fields left out deferred (read when first used).
 """
 
+import functools
 from collections.abc import Sequence
 
 from django.db import connection
@@ -40,6 +41,13 @@ class Columns:
         for index, field, convert in self.converters:
             values[index] = convert(values[index], None, connection)
         return self.model.from_db(connection.alias, self.attnames, values)
+
+
+@functools.cache
+def columns(model: type[Model], alias: str) -> Columns:
+    """Columns(model, alias), made once, when first asked: for modules that cannot make theirs
+    when imported (the model's app is not loaded yet, or the model is a setting's)."""
+    return Columns(model, alias)
 
 
 def split(row: Sequence, *parts: Columns) -> list[Sequence]:

@@ -3,14 +3,12 @@ every request of a logged-in user reads its session and its user (with their per
 one plain query (see config/rows.py), and the authentication backend takes the user from there
 (config/auth.py)."""
 
-import functools
-
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.sessions.backends import db
 from django.utils import timezone
 
 from config import auth, rows
-from config.rows import Columns, split
+from config.rows import split
 
 
 class SessionStore(db.SessionStore):
@@ -30,7 +28,7 @@ class SessionStore(db.SessionStore):
         return session
 
     def _get_session_from_db(self):
-        session_columns, user_columns = _columns(self.model), auth.user_columns()
+        session_columns, user_columns = rows.columns(self.model, "s"), auth.user_columns()
         with rows.cursor() as cursor:
             cursor.execute(f"""SELECT {session_columns.sql}, {user_columns.sql}, {auth.PERMISSIONS}
                                FROM {self.model._meta.db_table} s
@@ -46,8 +44,3 @@ class SessionStore(db.SessionStore):
         if session.user_id is not None:
             self.user_read = auth.user_from_row(user_values, row[-1])
         return session
-
-
-@functools.cache
-def _columns(model) -> Columns:
-    return Columns(model, "s")
