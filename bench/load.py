@@ -815,7 +815,7 @@ def profiled_wsgi():
             collecting["started"] = time.perf_counter(), time.thread_time()
         elif "started" in collecting:
             started, used = collecting.pop("started")
-            label = f"garbage collection (generation {info['generation']})"
+            label = f"— garbage collection (generation {info['generation']})"
             parts[label] += time.perf_counter() - started
             cpu[label] += time.thread_time() - used
 
@@ -955,6 +955,9 @@ def profile_report(out: Path) -> list[str]:
 
     # Each part: ms per decision, statements in it and their ms, per kind.
     labels = list(dict.fromkeys(label for label, _, _ in TIMED))
+    # Garbage collections, within whichever part they happened in (as the "—" lines).
+    labels += sorted({label for request in requests for label in request["parts"]
+                      if label.startswith("— garbage collection")})
     top = {label for label, _, top_level in TIMED if top_level}
     lines.append("\nWhere the time goes, ms per decision (wall clock; CPU = the worker's own; "
                  "q = SQL statements in it, SQL = their ms):")
